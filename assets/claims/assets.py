@@ -1,0 +1,142 @@
+"""Claims intake assets: inbox e-mails to raw messages, messages to claims (or quarantine)."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+from tqdm import tqdm
+
+from assets.claims import intake
+from assets.groups import CLAIMS
+from assets.resources import AttachmentStoreResource, InboxResource, PolicySystemResource, WarehouseResource
+from models.extraction import DEFAULT_CLAIM_PATTERN, DEFAULT_POLICY_PATTERN, ExtractionRules
+
+
+class ClaimEmailsConfig(dg.Config):
+    """Which inbox files a run reads."""
+
+    inbox_keys: list[str] = Field(
+        default_factory=list, description="Inbox file names to read; empty reads everything new in the inbox."
+    )
+    max_messages: int = Field(20_000, description="Upper bound on files read by one run.")
+    show_progress: bool = Field(False, description="Print a progress bar (CLI runs).")
+
+
+class ParsingConfig(dg.Config):
+    """Number formats of the insurer; the defaults are its canonical forms."""
+
+    claim_number_pattern: str = Field(DEFAULT_CLAIM_PATTERN, description="Regex with groups `year` and `seq`.")
+    policy_number_pattern: str = Field(DEFAULT_POLICY_PATTERN, description="Regex with group `digits`.")
+
+
+@dg.asset(group_name=CLAIMS, kinds={"python", "duckdb"})
+def claim_emails(
+    context: dg.AssetExecutionContext,
+    config: ClaimEmailsConfig,
+    inbox: InboxResource,
+    attachments: AttachmentStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """Raw claim e-mails: one row per distinct message, keyed by its content hash."""
+    mailbox = inbox.get()
+    wh = warehouse.get()
+    intake.ensure_tables(wh)
+    items = mailbox.list_new()
+    if config.inbox_keys:
+        wanted = set(config.inbox_keys)
+        items = [i for i in items if i.key in wanted]
+    items = items[: config.max_messages]
+    bar = tqdm(total=len(items), desc="intake", unit="mail", disable=not config.show_progress)
+    with bar:
+        res = intake.ingest_inbox(
+            mailbox,
+            items,
+            attachments.get(),
+            wh,
+            run_id=context.run_id,
+            max_attachment_bytes=inbox.max_attachment_bytes,
+            progress=bar.update,
+        )
+    context.log.info(f"read {res.files} files: {res.new_messages} new messages, {res.duplicates} duplicate sends")
+    return dg.MaterializeResult(
+        metadata={
+            "files_read": res.files,
+            "new_messages": res.new_messages,
+            "duplicate_sends": res.duplicates,
+            "unparseable_files": dg.MetadataValue.json(res.parse_errors),
+            "attachments_stored": res.attachments_stored,
+            "attachments_skipped": dg.MetadataValue.json(res.attachments_skipped),
+        }
+    )
+
+
+@dg.multi_asset(
+    group_name=CLAIMS,
+    specs=[
+        dg.AssetSpec(
+            "parsed_claims",
+            deps=[claim_emails],
+            description="Claims extracted from e-mail: canonical fields, per-field confidence and provenance.",
+            kinds={"python", "duckdb"},
+        ),
+        dg.AssetSpec(
+            "quarantined_emails",
+            deps=[claim_emails],
+            description="Every message that could not become a claim, with the reason. Nothing is dropped.",
+            kinds={"python", "duckdb"},
+        ),
+    ],
+)
+def parsed_claims_and_quarantine(
+    context: dg.AssetExecutionContext, config: ParsingConfig, warehouse: WarehouseResource
+):
+    """Extract fields from new messages, link follow-ups to their claim, quarantine the rest."""
+    wh = warehouse.get()
+    intake.ensure_tables(wh)
+    rules = ExtractionRules(
+        claim_number_pattern=config.claim_number_pattern, policy_number_pattern=config.policy_number_pattern
+    )
+    res = intake.parse_pending(wh, run_id=context.run_id, rules=rules)
+    totals = wh.read(
+        f"select (select count(*) from {intake.PARSED_CLAIMS}) as claims,"
+        f" (select count(*) from {intake.QUARANTINED}) as quarantined"
+    ).iloc[0]
+    yield dg.MaterializeResult(
+        asset_key="parsed_claims",
+        metadata={
+            "messages_processed": res.messages,
+            "new_claims": res.new_claims,
+            "follow_ups_linked": res.follow_ups,
+            "linked_by_reply_header": res.linked_by_reply,
+            "claims_total": int(totals["claims"]),
+            "dagster/row_count": int(totals["claims"]),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="quarantined_emails",
+        metadata={
+            "quarantined_this_run": dg.MetadataValue.json(res.quarantined),
+            "dagster/row_count": int(totals["quarantined"]),
+        },
+    )
+
+
+@dg.asset(group_name=CLAIMS, kinds={"python", "duckdb"})
+def policies(policy_system: PolicySystemResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The policy register, copied from the system of record into the warehouse."""
+    frame = policy_system.get().fetch_policies()
+    if frame.empty:
+        raise dg.Failure(
+            "the policy system of record is empty: seed it with `claimflow policies seed`",
+            allow_retries=False,
+        )
+    wh = warehouse.get()
+    intake.ensure_tables(wh)
+    with wh.connect() as con:
+        con.execute("begin")
+        con.execute(f"create or replace table {intake.POLICIES} as select * from frame")
+        con.execute("commit")
+    by_status = frame["status"].value_counts().to_dict()
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(frame), "by_status": dg.MetadataValue.json(by_status)}
+    )

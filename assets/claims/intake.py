@@ -1,0 +1,410 @@
+"""Claims intake as plain functions: inbox files to raw e-mail rows, e-mail rows to claims.
+
+Nothing is dropped: every inbox file leaves a receipt, every distinct message a row,
+and every message either becomes (part of) a claim or is quarantined with a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from connectors.attachments import AttachmentStore
+from connectors.inbox import Inbox, InboxItem
+from connectors.mail import MailMessage, MailParseError, parse_message
+from connectors.warehouse import RAW_SCHEMA, Warehouse
+from models.contracts import EXTRACTED_FIELDS, ClaimFields
+from models.extraction import EXTRACTOR_VERSION, ExtractionRules, extract_fields
+
+CLAIM_EMAILS = f"{RAW_SCHEMA}.claim_emails"
+EMAIL_RECEIPTS = f"{RAW_SCHEMA}.email_receipts"
+CLAIM_MESSAGES = f"{RAW_SCHEMA}.claim_messages"
+PARSED_CLAIMS = f"{RAW_SCHEMA}.parsed_claims"
+QUARANTINED = f"{RAW_SCHEMA}.quarantined_emails"
+POLICIES = f"{RAW_SCHEMA}.policies"
+
+DDL = [
+    f"""create table if not exists {CLAIM_EMAILS} (
+        content_hash varchar primary key, message_id varchar, inbox_key varchar, received_at timestamp,
+        sender varchar, sender_name varchar, subject varchar, body_text varchar, html_only boolean,
+        attachments varchar, photos varchar, defects varchar, parse_error varchar, parse_error_detail varchar,
+        in_reply_to varchar, "references" varchar, ingested_at timestamp, run_id varchar)""",
+    f"""create table if not exists {EMAIL_RECEIPTS} (
+        inbox_key varchar primary key, content_hash varchar, size bigint, delivered_at timestamp,
+        ingested_at timestamp, duplicate boolean, run_id varchar)""",
+    f"""create table if not exists {CLAIM_MESSAGES} (
+        content_hash varchar primary key, claim_number varchar, relation varchar, linked_by varchar,
+        processed_at timestamp, extractor_version varchar, run_id varchar)""",
+    f"""create table if not exists {PARSED_CLAIMS} (
+        claim_number varchar primary key, policy_number varchar, incident_date date, loss_type varchar,
+        estimated_amount decimal(14,2), currency varchar, description varchar, contact_email varchar,
+        contact_phone varchar, photos varchar, photo_count integer, confidence varchar, provenance varchar,
+        min_confidence double, sender varchar, source_content_hash varchar, received_at timestamp,
+        last_received_at timestamp, message_count integer, follow_up_count integer,
+        extractor_version varchar, updated_run_id varchar)""",
+    f"""create table if not exists {QUARANTINED} (
+        content_hash varchar primary key, inbox_key varchar, sender varchar, subject varchar,
+        reason varchar, detail varchar, received_at timestamp, quarantined_at timestamp,
+        extractor_version varchar, run_id varchar)""",
+]
+
+
+def ensure_tables(warehouse: Warehouse) -> None:
+    """Create the raw tables intake writes to, if they are not there yet."""
+    warehouse.execute_ddl(DDL)
+
+
+# ------------------------------------------------------------------ stage 1: inbox -> claim_emails
+
+
+@dataclass
+class IngestResult:
+    files: int = 0
+    new_messages: int = 0
+    duplicates: int = 0
+    parse_errors: dict[str, int] = field(default_factory=dict)
+    attachments_stored: int = 0
+    attachments_skipped: dict[str, int] = field(default_factory=dict)
+
+
+def _email_row(item: InboxItem, msg: MailMessage, store: AttachmentStore, now: datetime, run_id: str, res: IngestResult):
+    attachments, photos = [], []
+    for att in msg.attachments:
+        if att.data is not None and att.sha256:
+            store.put(att.data, att.sha256)
+            res.attachments_stored += 1
+            if att.kind == "image":
+                photos.append(att.sha256)
+        elif att.skipped_reason:
+            res.attachments_skipped[att.skipped_reason] = res.attachments_skipped.get(att.skipped_reason, 0) + 1
+        attachments.append(
+            {
+                "filename": att.filename,
+                "content_type": att.content_type,
+                "kind": att.kind,
+                "image_format": att.image_format,
+                "size": att.size,
+                "sha256": att.sha256,
+                "skipped_reason": att.skipped_reason,
+            }
+        )
+    received = msg.date or datetime.fromtimestamp(item.mtime, UTC)
+    return {
+        "content_hash": msg.content_hash,
+        "message_id": msg.message_id,
+        "inbox_key": item.key,
+        "received_at": received.astimezone(UTC).replace(tzinfo=None),
+        "sender": msg.sender_address,
+        "sender_name": msg.sender_name,
+        "subject": msg.subject,
+        "body_text": msg.text,
+        "html_only": msg.html_only,
+        "attachments": json.dumps(attachments),
+        "photos": json.dumps(photos),
+        "defects": json.dumps(list(msg.defects)),
+        "parse_error": None,
+        "parse_error_detail": None,
+        "in_reply_to": msg.in_reply_to,
+        "references": json.dumps(list(msg.references)),
+        "ingested_at": now,
+        "run_id": run_id,
+    }
+
+
+def _error_row(item: InboxItem, raw: bytes, err: MailParseError, now: datetime, run_id: str) -> dict:
+    return {
+        "content_hash": hashlib.sha256(raw).hexdigest() if raw else f"empty:{item.key}",
+        "message_id": None,
+        "inbox_key": item.key,
+        "received_at": datetime.fromtimestamp(item.mtime, UTC).replace(tzinfo=None),
+        "sender": None,
+        "sender_name": None,
+        "subject": None,
+        "body_text": None,
+        "html_only": None,
+        "attachments": "[]",
+        "photos": "[]",
+        "defects": "[]",
+        "parse_error": err.reason,
+        "parse_error_detail": err.detail,
+        "in_reply_to": None,
+        "references": "[]",
+        "ingested_at": now,
+        "run_id": run_id,
+    }
+
+
+def ingest_inbox(
+    inbox: Inbox,
+    items: Iterable[InboxItem],
+    store: AttachmentStore,
+    warehouse: Warehouse,
+    *,
+    run_id: str,
+    max_attachment_bytes: int,
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Read inbox files into `raw.claim_emails` (one row per distinct content) and `raw.email_receipts`.
+
+    Files move to `cur/` only after their rows are committed, so a crash re-reads them and
+    the content-hash key makes that re-read a no-op.
+    """
+    res = IngestResult()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    emails: dict[str, dict] = {}
+    receipts, done = [], []
+    for item in items:
+        res.files += 1
+        try:
+            raw = inbox.read(item)
+            row = _email_row(item, parse_message(raw, max_attachment_bytes=max_attachment_bytes), store, now, run_id, res)
+        except MailParseError as err:
+            raw = raw if err.reason != "unreadable" else b""
+            row = _error_row(item, raw, err, now, run_id)
+            res.parse_errors[err.reason] = res.parse_errors.get(err.reason, 0) + 1
+        except OSError as err:
+            row = _error_row(item, b"", MailParseError("unreadable", type(err).__name__), now, run_id)
+            res.parse_errors["unreadable"] = res.parse_errors.get("unreadable", 0) + 1
+        emails.setdefault(row["content_hash"], row)
+        receipts.append(
+            {
+                "inbox_key": item.key,
+                "content_hash": row["content_hash"],
+                "size": item.size,
+                "delivered_at": datetime.fromtimestamp(item.mtime, UTC).replace(tzinfo=None),
+                "ingested_at": now,
+                "duplicate": False,
+                "run_id": run_id,
+            }
+        )
+        done.append(item)
+        if progress:
+            progress(1)
+    if not receipts:
+        return res
+    email_frame = pd.DataFrame(list(emails.values()))
+    receipt_frame = pd.DataFrame(receipts)
+    with warehouse.connect() as con:
+        con.execute("begin")
+        known = set(
+            con.execute(
+                f"select content_hash from {CLAIM_EMAILS} where content_hash in (select unnest(?))",
+                [list(emails)],
+            ).fetchnumpy()["content_hash"].tolist()
+        )
+        inserted = warehouse.insert_new(con, CLAIM_EMAILS, email_frame, ["content_hash"])
+        seen: set[str] = set(known)
+        flags = []
+        for h in receipt_frame["content_hash"]:
+            flags.append(h in seen)
+            seen.add(h)
+        receipt_frame["duplicate"] = flags
+        warehouse.upsert(con, EMAIL_RECEIPTS, receipt_frame, ["inbox_key"])
+        con.execute("commit")
+    res.new_messages = inserted
+    res.duplicates = int(sum(flags))
+    for item in done:
+        inbox.mark_processed(item)
+    return res
+
+
+# ------------------------------------------------------------------ stage 2: claim_emails -> claims
+
+
+@dataclass
+class ParseResult:
+    messages: int = 0
+    new_claims: int = 0
+    follow_ups: int = 0
+    linked_by_reply: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    claim_numbers: list[str] = field(default_factory=list)
+
+
+def _claim_row(fields: ClaimFields, email: dict, run_id: str) -> dict:
+    return {
+        "claim_number": fields.claim_number,
+        "policy_number": fields.policy_number,
+        "incident_date": fields.incident_date,
+        "loss_type": fields.loss_type,
+        "estimated_amount": fields.estimated_amount,
+        "currency": fields.currency,
+        "description": fields.description,
+        "contact_email": fields.contact_email,
+        "contact_phone": fields.contact_phone,
+        "photos": json.dumps(fields.photos),
+        "photo_count": len(fields.photos),
+        "confidence": json.dumps(fields.confidence, sort_keys=True),
+        "provenance": json.dumps(fields.provenance, sort_keys=True),
+        "min_confidence": fields.min_confidence,
+        "sender": email["sender"],
+        "source_content_hash": email["content_hash"],
+        "received_at": email["received_at"],
+        "last_received_at": email["received_at"],
+        "message_count": 1,
+        "follow_up_count": 0,
+        "extractor_version": EXTRACTOR_VERSION,
+        "updated_run_id": run_id,
+    }
+
+
+def merge_follow_up(claim: dict, fields: ClaimFields, email: dict, run_id: str) -> dict:
+    """Fold a follow-up mail into its claim: fill missing fields, add photos, keep the first values."""
+    merged = dict(claim)
+    confidence = json.loads(claim["confidence"])
+    provenance = json.loads(claim["provenance"])
+    for name in EXTRACTED_FIELDS:
+        if name in ("photos", "description", "claim_number"):
+            continue
+        if _missing(merged.get(name)) and fields.has(name):
+            merged[name] = getattr(fields, name)
+            confidence[name] = fields.confidence.get(name, 0.0)
+            provenance[name] = fields.provenance.get(name, "rules")
+    photos = json.loads(claim["photos"])
+    photos += [p for p in fields.photos if p not in photos]
+    if photos:
+        confidence.setdefault("photos", 1.0)
+        provenance.setdefault("photos", "rules")
+    merged.update(
+        photos=json.dumps(photos),
+        photo_count=len(photos),
+        confidence=json.dumps(confidence, sort_keys=True),
+        provenance=json.dumps(provenance, sort_keys=True),
+        min_confidence=min(confidence.values(), default=1.0),
+        last_received_at=max(pd.Timestamp(claim["last_received_at"]), pd.Timestamp(email["received_at"])),
+        message_count=int(claim["message_count"]) + 1,
+        follow_up_count=int(claim["follow_up_count"]) + 1,
+        updated_run_id=run_id,
+    )
+    return merged
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT
+
+
+def parse_pending(warehouse: Warehouse, *, run_id: str, rules: ExtractionRules, limit: int | None = None) -> ParseResult:
+    """Turn every e-mail row not yet accounted for into a claim, a follow-up, or a quarantine entry."""
+    res = ParseResult()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with warehouse.connect() as con:
+        pending = con.execute(
+            f"""select e.* from {CLAIM_EMAILS} e
+                where not exists (select 1 from {CLAIM_MESSAGES} m where m.content_hash = e.content_hash)
+                  and not exists (select 1 from {QUARANTINED} q where q.content_hash = e.content_hash)
+                order by e.received_at, e.content_hash {f'limit {int(limit)}' if limit else ''}"""
+        ).df()
+        if pending.empty:
+            return res
+        emails = pending.astype(object).where(pending.notna(), None).to_dict("records")
+        extracted = {}
+        for email in emails:
+            if email["parse_error"] is None:
+                extracted[email["content_hash"]] = extract_fields(
+                    subject=email["subject"] or "",
+                    text=email["body_text"] or "",
+                    sender=email["sender"],
+                    received_at=email["received_at"],
+                    photos=json.loads(email["photos"]),
+                    rules=rules,
+                )
+        wanted = sorted({f.claim_number for f in extracted.values() if f.claim_number})
+        claims = {
+            r["claim_number"]: r
+            for r in _records(
+                con.execute(f"select * from {PARSED_CLAIMS} where claim_number in (select unnest(?))", [wanted]).df()
+            )
+        }
+        reply_ids = sorted(
+            {
+                ref
+                for e in emails
+                for ref in [e["in_reply_to"], *json.loads(e["references"] or "[]")]
+                if ref and e["content_hash"] in extracted and not extracted[e["content_hash"]].claim_number
+            }
+        )
+        by_message_id = dict(
+            con.execute(
+                f"""select e.message_id, m.claim_number from {CLAIM_EMAILS} e
+                    join {CLAIM_MESSAGES} m using (content_hash) where e.message_id in (select unnest(?))""",
+                [reply_ids],
+            ).fetchall()
+        )
+        links, quarantine, touched = [], [], {}
+        for email in emails:
+            res.messages += 1
+            h = email["content_hash"]
+            if email["parse_error"] is not None:
+                quarantine.append(_quarantine(email, email["parse_error"], email["parse_error_detail"], now, run_id))
+                continue
+            fields = extracted[h]
+            number, linked_by = fields.claim_number, "claim_number"
+            if number is None:
+                refs = [email["in_reply_to"], *json.loads(email["references"] or "[]")]
+                number = next((by_message_id[r] for r in refs if r in by_message_id), None)
+                linked_by = "in_reply_to"
+                if number is None or number not in claims:
+                    quarantine.append(
+                        _quarantine(email, "missing_claim_number", "no claim number in subject or body", now, run_id)
+                    )
+                    continue
+                fields = fields.model_copy(update={"claim_number": number})
+                res.linked_by_reply += 1
+            if number in claims:
+                claims[number] = merge_follow_up(claims[number], fields, email, run_id)
+                relation = "follow_up"
+                res.follow_ups += 1
+            else:
+                claims[number] = _claim_row(fields, email, run_id)
+                relation = "new"
+                res.new_claims += 1
+            touched[number] = claims[number]
+            if email["message_id"]:
+                by_message_id[email["message_id"]] = number
+            links.append(
+                {
+                    "content_hash": h,
+                    "claim_number": number,
+                    "relation": relation,
+                    "linked_by": linked_by,
+                    "processed_at": now,
+                    "extractor_version": EXTRACTOR_VERSION,
+                    "run_id": run_id,
+                }
+            )
+        con.execute("begin")
+        if touched:
+            frame = pd.DataFrame(list(touched.values()))
+            frame["incident_date"] = pd.to_datetime(frame["incident_date"]).dt.date
+            warehouse.upsert(con, PARSED_CLAIMS, frame, ["claim_number"])
+        warehouse.insert_new(con, CLAIM_MESSAGES, pd.DataFrame(links), ["content_hash"])
+        warehouse.insert_new(con, QUARANTINED, pd.DataFrame(quarantine), ["content_hash"])
+        con.execute("commit")
+    for q in quarantine:
+        res.quarantined[q["reason"]] = res.quarantined.get(q["reason"], 0) + 1
+    res.claim_numbers = sorted(touched)
+    return res
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _quarantine(email: dict, reason: str, detail: str | None, now: datetime, run_id: str) -> dict:
+    return {
+        "content_hash": email["content_hash"],
+        "inbox_key": email["inbox_key"],
+        "sender": email["sender"],
+        "subject": email["subject"],
+        "reason": reason,
+        "detail": detail,
+        "received_at": email["received_at"],
+        "quarantined_at": now,
+        "extractor_version": EXTRACTOR_VERSION,
+        "run_id": run_id,
+    }

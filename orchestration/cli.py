@@ -1,0 +1,169 @@
+"""The `claimflow` command line.
+
+Bad input exits 2 with one line on stderr; a bug exits 1 with one line and the hint to
+set CLAIMFLOW_DEBUG=1 for the traceback. Nothing here prints personal data to logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+class CliError(Exception):
+    """Bad input from the user: exit 2, one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise CliError(f"{self.prog}: {message} (see --help)")
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_intake_parse(args) -> int:
+    from connectors.mail import MailParseError, read_message_file
+    from models.extraction import extract_fields
+
+    path = Path(args.file)
+    try:
+        msg = read_message_file(path)
+    except MailParseError as err:
+        raise CliError(f"{path}: {err.reason}: {err.detail}") from None
+    fields = extract_fields(
+        subject=msg.subject,
+        text=msg.text,
+        sender=msg.sender_address,
+        received_at=msg.date,
+        photos=[a.sha256 for a in msg.attachments if a.kind == "image" and a.sha256],
+    )
+    print(json.dumps(fields.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_sample_inbox(args) -> int:
+    from connectors.samples.inbox import generate_inbox
+    from connectors.samples.policies import build_policy_table
+
+    if args.count < 1:
+        raise CliError("--count must be at least 1")
+    now = _parse_as_of(args.as_of)
+    records = generate_inbox(
+        args.count,
+        args.seed,
+        Path(args.out),
+        build_policy_table(),
+        now=now,
+        truth_path=Path(args.truth) if args.truth else None,
+        progress=sys.stderr.isatty(),
+    )
+    truth = Path(args.truth) if args.truth else Path(args.out) / "ground_truth.jsonl"
+    print(f"wrote {len(records)} e-mails to {args.out} and the ground truth to {truth}")
+    return 0
+
+
+def cmd_policies_seed(args) -> int:
+    from assets.project import system_of_record_path
+    from connectors.samples.policies import build_policy_table
+    from connectors.system_of_record import SqlPolicySystem
+
+    url = args.url or f"sqlite:///{system_of_record_path()}"
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    system = SqlPolicySystem(url)
+    if system.policy_count() and not args.force:
+        print(f"policy register already holds {system.policy_count()} policies (use --force to reload)")
+        return 0
+    n = system.load_policies(build_policy_table())
+    print(f"loaded {n} policies into {url}")
+    return 0
+
+
+def cmd_intake_run(args) -> int:
+    from orchestration.runner import run_intake
+
+    summary = run_intake(show_progress=sys.stderr.isatty())
+    print(summary.render())
+    return 0 if summary.success else 1
+
+
+def cmd_demo(args) -> int:
+    from orchestration.runner import run_demo
+
+    return run_demo(count=args.count, seed=args.seed)
+
+
+def _parse_as_of(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"--as-of {value!r} is not an ISO date or datetime") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ wiring
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="claimflow", description="Claims automation: e-mail intake to validated claims.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("sample-inbox", help="write realistic claim e-mails (.eml) and their ground truth")
+    s.add_argument("--count", type=int, default=500)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--out", required=True, help="folder for the .eml files")
+    s.add_argument("--truth", help="ground-truth JSONL path (default: OUT/ground_truth.jsonl)")
+    s.add_argument("--as-of", help="ISO datetime the mails are received before (default: now)")
+    s.set_defaults(func=cmd_sample_inbox)
+
+    intake = sub.add_parser("intake", help="claims intake").add_subparsers(
+        dest="intake_command", required=True, parser_class=_Parser
+    )
+    ip = intake.add_parser("parse", help="print the claim fields of one .eml file as JSON")
+    ip.add_argument("file")
+    ip.set_defaults(func=cmd_intake_parse)
+    ir = intake.add_parser("run", help="run the claims intake job over everything new in the inbox")
+    ir.set_defaults(func=cmd_intake_run)
+
+    pol = sub.add_parser("policies", help="the policy system of record").add_subparsers(
+        dest="policies_command", required=True, parser_class=_Parser
+    )
+    ps = pol.add_parser("seed", help="load the 25,000 real French motor policies into the register")
+    ps.add_argument("--url", help="SQLAlchemy URL (default: SQLite file under $CLAIMFLOW_HOME)")
+    ps.add_argument("--force", action="store_true", help="reload even if policies are present")
+    ps.set_defaults(func=cmd_policies_seed)
+
+    d = sub.add_parser("demo", help="seed, generate an inbox, run the claims flow, print a summary")
+    d.add_argument("--count", type=int, default=500)
+    d.add_argument("--seed", type=int, default=7)
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except CliError as err:
+        print(f"claimflow: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("claimflow: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug, not bad input: still one line unless asked for more
+        if os.environ.get("CLAIMFLOW_DEBUG"):
+            raise
+        print(f"claimflow: internal error: {type(err).__name__}: {err} (CLAIMFLOW_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
