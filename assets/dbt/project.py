@@ -1,0 +1,92 @@
+"""The one dbt project: where it lives, which target it runs, how its manifest is built.
+
+Run `python -m assets.dbt.project` (what `make dbt-manifest` calls) to (re)build
+`dbt/target/manifest.json`; nothing here runs dbt at import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt.errors import DagsterDbtManifestNotFoundError
+
+from assets.project import DBT_PROJECT_DIR, warehouse_path
+
+LOCAL_TARGET = "local"
+MANIFEST_COMMAND = "make dbt-manifest"
+
+
+def dbt_target() -> str:
+    """The profiles.yml target: `$CLAIMFLOW_DBT_TARGET`, `local` (DuckDB) by default."""
+    return os.environ.get("CLAIMFLOW_DBT_TARGET") or LOCAL_TARGET
+
+
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=dbt_target(),
+)
+
+
+def prepare_if_dev() -> None:
+    """Re-parse the project so model edits show up; does something only under `dagster dev`.
+
+    dagster-dbt's own `DbtProject.prepare_if_dev` would look `dbt` up on PATH, which an
+    unactivated venv does not have.
+    """
+    if dbt_project.preparer.using_dagster_dev():
+        ensure_manifest(force=True)
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter, so an unactivated venv still finds it."""
+    beside_python = Path(sys.executable).with_name("dbt")
+    return os.fspath(beside_python) if beside_python.exists() else "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    """The `dbt` resource, on the project's profiles and target."""
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+
+
+def dbt_args(command: str, *extra: str) -> list[str]:
+    """dbt CLI arguments for `command`, pinned to the warehouse file the Python assets use.
+
+    DuckDB resolves a relative path against dbt's working directory (the dbt project),
+    not ours, so the absolute path travels as a var that profiles.yml reads first.
+    """
+    warehouse = {"warehouse_path": os.fspath(warehouse_path())}
+    return [command, *extra, "--vars", json.dumps(warehouse)]
+
+
+def ensure_manifest(force: bool = False) -> Path:
+    """Build `dbt/target/manifest.json` with `dbt parse` when it is missing (or `force`).
+
+    Parsing reads no data and needs no network (the project has no dbt packages).
+    """
+    if force or not dbt_project.manifest_path.exists():
+        dbt_resource().cli(
+            dbt_args("parse", "--quiet"), target_path=dbt_project.target_path
+        ).wait()
+    return dbt_project.manifest_path
+
+
+def require_manifest(project: DbtProject = dbt_project) -> Path:
+    """The manifest the asset definitions are built from; says how to build it when absent."""
+    if project is dbt_project:
+        prepare_if_dev()
+    if not project.manifest_path.exists():
+        raise DagsterDbtManifestNotFoundError(
+            f"dbt manifest not found at {project.manifest_path}. Build it with "
+            f"`{MANIFEST_COMMAND}` (or `python -m assets.dbt.project`, which calls "
+            "assets.dbt.project.ensure_manifest())."
+        )
+    return project.manifest_path
+
+
+if __name__ == "__main__":
+    print(ensure_manifest(force=True))

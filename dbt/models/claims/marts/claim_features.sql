@@ -1,0 +1,69 @@
+-- One row per claim: the claim joined with the policy it names, as the risk model
+-- and the triage rules read it. Personal data stays in staging.
+with claims as (
+
+    select * from {{ ref('stg_claims') }}
+
+),
+
+policies as (
+
+    select * from {{ ref('stg_policies') }}
+
+),
+
+-- Other claims on the same policy whose loss happened strictly earlier; claims
+-- without an incident date cannot be ordered and are not counted on either side.
+earlier_claims as (
+
+    select
+        claim.claim_number,
+        count(other.claim_number) as earlier_claim_count
+    from claims as claim
+    left join claims as other
+        on other.policy_number = claim.policy_number
+        and other.claim_number <> claim.claim_number
+        and other.incident_date < claim.incident_date
+    group by claim.claim_number
+
+)
+
+select
+    claims.claim_number,
+    claims.claim_year,
+    claims.policy_number,
+    policies.policy_number is not null as policy_found,
+    -- First match wins: an unknown policy outranks an unknown date, and a lapse
+    -- outranks expiry because the policy stopped at the lapse.
+    case
+        when policies.policy_number is null then 'unknown_policy'
+        when claims.incident_date is null then 'unknown_date'
+        when claims.incident_date < policies.start_date then 'not_started'
+        when policies.lapsed_on <= claims.incident_date then 'lapsed'
+        when claims.incident_date > policies.end_date then 'expired'
+        else 'active'
+    end as policy_status_at_incident,
+    -- Not covered unless the policy lists the loss type: unknown policy or loss type is false.
+    coalesce({{ list_contains('policies.covered_loss_types', 'claims.loss_type') }}, false) as loss_covered,
+    claims.incident_date,
+    claims.received_at,
+    claims.incident_date - policies.start_date as tenure_days,
+    policies.past_claims + earlier_claims.earlier_claim_count as prior_claims,
+    claims.report_delay_days,
+    claims.loss_type,
+    claims.estimated_amount,
+    claims.currency,
+    claims.photo_count,
+    claims.min_confidence,
+    policies.area,
+    policies.bonus_malus,
+    policies.driver_age,
+    policies.vehicle_age,
+    policies.vehicle_brand,
+    policies.vehicle_power,
+    policies.exposure
+from claims
+left join policies
+    on policies.policy_number = claims.policy_number
+left join earlier_claims
+    on earlier_claims.claim_number = claims.claim_number

@@ -1,0 +1,6 @@
+{#- Fails on every value below zero; nulls pass (pair with not_null when they must not). -#}
+{% test non_negative(model, column_name) %}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} < 0
+{% endtest %}
