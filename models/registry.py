@@ -1,0 +1,211 @@
+"""Model governance over the MLflow registry: gates, named approval, promotion, rollback.
+
+Open-source MLflow has no approval flow and no history of what was in production
+(mlflow#2863, #6636, #2169). Claimflow keeps both: gate verdicts and approvals live as
+model-version tags (visible in the MLflow UI), and every approval and every move of the
+`champion` alias is an entry in the hash-chained audit log.
+
+The alias `champion` is the single answer to "which model is in production".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from connectors.audit import AuditLog
+
+MODEL_NAME = "claims_risk"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS = "previous_champion"
+REQUIRED_GATES: tuple[str, ...] = ("accuracy", "behaviour", "drift", "cost")
+PASSED, FAILED, PENDING = "passed", "failed", "pending"
+APPROVED, REJECTED = "approved", "rejected"
+HISTORY_TAG = "champion_history"
+HISTORY_KEEP = 50
+
+
+class RegistryError(Exception):
+    """A governance rule refused the request; the message says which."""
+
+
+@dataclass(frozen=True)
+class GovernancePolicy:
+    """Who may approve and which gates must pass."""
+
+    approvers: tuple[str, ...]
+    required_gates: tuple[str, ...] = REQUIRED_GATES
+
+    @classmethod
+    def from_env(cls, default_approvers: tuple[str, ...] = ()) -> GovernancePolicy:
+        """`CLAIMFLOW_APPROVERS`: comma-separated names allowed to approve models."""
+        raw = os.environ.get("CLAIMFLOW_APPROVERS")
+        names = tuple(n.strip() for n in raw.split(",") if n.strip()) if raw else default_approvers
+        return cls(approvers=names)
+
+
+@dataclass
+class VersionSummary:
+    version: int
+    aliases: list[str]
+    run_id: str | None
+    created: str
+    trained_by: str | None
+    gates: dict[str, str]
+    approval: dict[str, str] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ModelRegistry:
+    """Gates, approvals and promotion for one registered model."""
+
+    def __init__(self, tracking_uri: str, audit: AuditLog, policy: GovernancePolicy, name: str = MODEL_NAME):
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.tracking_uri = tracking_uri
+        self.audit = audit
+        self.policy = policy
+        self.name = name
+
+    # ------------------------------------------------------------------ reading
+
+    def version(self, version: int | str):
+        try:
+            return self.client.get_model_version(self.name, str(version))
+        except MlflowException:
+            raise RegistryError(f"model {self.name} has no version {version}") from None
+
+    def alias_version(self, alias: str) -> int | None:
+        try:
+            return int(self.client.get_model_version_by_alias(self.name, alias).version)
+        except MlflowException:
+            return None
+
+    def gates(self, version: int | str) -> dict[str, str]:
+        tags = self.version(version).tags
+        return {g: tags.get(f"gate.{g}", PENDING) for g in self.policy.required_gates}
+
+    def list_versions(self) -> list[VersionSummary]:
+        try:
+            versions = self.client.search_model_versions(f"name = '{self.name}'")
+        except MlflowException:
+            return []
+        out = []
+        for mv in sorted(versions, key=lambda v: int(v.version)):
+            tags = mv.tags
+            out.append(
+                VersionSummary(
+                    version=int(mv.version),
+                    aliases=sorted(mv.aliases),
+                    run_id=mv.run_id,
+                    created=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
+                    trained_by=tags.get("trained_by"),
+                    gates={g: tags.get(f"gate.{g}", PENDING) for g in self.policy.required_gates},
+                    approval={k.removeprefix("approval."): v for k, v in tags.items() if k.startswith("approval.")},
+                )
+            )
+        return out
+
+    def champion_history(self) -> list[dict]:
+        return [e.payload | {"at": e.at, "by": e.actor} for e in self.audit.entries(action="model.champion_moved")]
+
+    # ------------------------------------------------------------------ gates
+
+    def record_gate(self, version: int | str, gate: str, passed: bool, detail: dict) -> None:
+        """Store a gate verdict on the version (and its evidence, truncated to what a tag holds)."""
+        self.version(version)
+        self.client.set_model_version_tag(self.name, str(version), f"gate.{gate}", PASSED if passed else FAILED)
+        body = json.dumps(detail, sort_keys=True, default=str)[:4900]
+        self.client.set_model_version_tag(self.name, str(version), f"gate.{gate}.detail", body)
+
+    # ------------------------------------------------------------------ approval
+
+    def approve(self, version: int | str, approver: str, reason: str) -> None:
+        self._decide(version, approver, reason, APPROVED)
+
+    def reject(self, version: int | str, approver: str, reason: str) -> None:
+        self._decide(version, approver, reason, REJECTED)
+
+    def _decide(self, version: int | str, approver: str, reason: str, decision: str) -> None:
+        approver, reason = approver.strip(), reason.strip()
+        if not reason:
+            raise RegistryError("a reason is required")
+        if approver not in self.policy.approvers:
+            allowed = ", ".join(self.policy.approvers) or "nobody (set CLAIMFLOW_APPROVERS)"
+            raise RegistryError(f"{approver!r} is not an approver; allowed: {allowed}")
+        mv = self.version(version)
+        if mv.tags.get("trained_by") == approver:
+            raise RegistryError(f"{approver!r} trained version {version} and cannot also approve it (four eyes)")
+        v = str(version)
+        for key, value in (("status", decision), ("by", approver), ("reason", reason), ("at", _now())):
+            self.client.set_model_version_tag(self.name, v, f"approval.{key}", value)
+        self.audit.append(
+            actor=approver,
+            action=f"model.{decision}",
+            subject=f"{self.name}/{v}",
+            payload={"model": self.name, "version": int(v), "reason": reason, "gates": self.gates(v)},
+        )
+
+    # ------------------------------------------------------------------ promotion
+
+    def promotion_blockers(self, version: int | str) -> list[str]:
+        """Why `version` may not become champion (empty when it may)."""
+        mv = self.version(version)
+        blockers = [
+            f"gate {g} is {state}" for g, state in self.gates(version).items() if state != PASSED
+        ]
+        status = mv.tags.get("approval.status")
+        if status != APPROVED:
+            blockers.append("no approval stands" if status is None else f"the version was {status}")
+        if CHAMPION in mv.aliases:
+            blockers.append(f"version {version} is already the champion")
+        return blockers
+
+    def promote(self, version: int | str, actor: str, reason: str) -> dict:
+        """Move `champion` to `version` if every gate passed and an approval stands."""
+        blockers = self.promotion_blockers(version)
+        if blockers:
+            raise RegistryError(f"cannot promote version {version}: " + "; ".join(blockers))
+        return self._move_champion(int(version), actor, reason, kind="promote")
+
+    def rollback(self, actor: str, reason: str) -> dict:
+        """Give `champion` back to the previous champion."""
+        previous = self.alias_version(PREVIOUS)
+        if previous is None:
+            raise RegistryError("there is no previous champion to roll back to")
+        return self._move_champion(previous, actor, reason, kind="rollback")
+
+    def _move_champion(self, to_version: int, actor: str, reason: str, kind: str) -> dict:
+        from_version = self.alias_version(CHAMPION)
+        self.client.set_registered_model_alias(self.name, CHAMPION, str(to_version))
+        if from_version is not None:
+            self.client.set_registered_model_alias(self.name, PREVIOUS, str(from_version))
+        elif kind == "rollback":
+            self.client.delete_registered_model_alias(self.name, PREVIOUS)
+        if self.alias_version(CHALLENGER) == to_version:
+            self.client.delete_registered_model_alias(self.name, CHALLENGER)
+        move = {"kind": kind, "model": self.name, "from": from_version, "to": to_version, "reason": reason}
+        entry = self.audit.append(actor=actor, action="model.champion_moved", subject=self.name, payload=move)
+        self.client.set_model_version_tag(self.name, str(to_version), "promoted.at", entry.at)
+        history = self.champion_history()[-HISTORY_KEEP:]
+        self.client.set_registered_model_tag(self.name, HISTORY_TAG, json.dumps(history)[:4900])
+        return move | {"at": entry.at, "by": actor, "audit_seq": entry.seq}
+
+    def pending_promotions(self) -> list[int]:
+        """Approved versions with every gate passed that never held `champion`: what the sensor promotes."""
+        out = []
+        for s in self.list_versions():
+            mv = self.version(s.version)
+            if "promoted.at" in mv.tags:
+                continue
+            if not self.promotion_blockers(s.version):
+                out.append(s.version)
+        return out

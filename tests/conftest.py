@@ -1,0 +1,35 @@
+"""Shared fixtures: a temporary $CLAIMFLOW_HOME per test, the dbt manifest once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def claimflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty $CLAIMFLOW_HOME for one test."""
+    home = tmp_path / "claimflow"
+    monkeypatch.setenv("CLAIMFLOW_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    """The dbt manifest, built if a fresh clone has none yet."""
+    from assets.dbt.project import ensure_manifest
+
+    return ensure_manifest()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server on a free loopback port, stopped after the session."""
+    from models.tracking import free_port, start_tracking_server
+
+    root = tmp_path_factory.mktemp("mlflow")
+    server = start_tracking_server(root, port=free_port(), reuse=False)
+    yield server
+    server.stop()
