@@ -32,3 +32,19 @@ def system_of_record_path() -> Path:
 
 def dagster_home() -> Path:
     return claimflow_home() / "dagster"
+
+
+def reports_dir() -> Path:
+    return claimflow_home() / "reports"
+
+
+def mlflow_dir() -> Path:
+    return claimflow_home() / "mlflow"
+
+
+def mlflow_tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI`, else the local server on `CLAIMFLOW_MLFLOW_PORT` (5000)."""
+    explicit = os.environ.get("MLFLOW_TRACKING_URI")
+    if explicit:
+        return explicit
+    return f"http://127.0.0.1:{os.environ.get('CLAIMFLOW_MLFLOW_PORT', '5000')}"

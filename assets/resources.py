@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from connectors.attachments import AttachmentStore
+from connectors.audit import AuditLog
 from connectors.inbox import MaildirInbox
 from connectors.mail import MAX_ATTACHMENT_BYTES
 from connectors.system_of_record import PolicySystem, SqlPolicySystem
@@ -45,10 +46,35 @@ class AttachmentStoreResource(dg.ConfigurableResource):
         return AttachmentStore(self.root)
 
 
-class PolicySystemResource(dg.ConfigurableResource):
-    """The policy register in the system of record (any SQLAlchemy URL)."""
+class SystemOfRecordResource(dg.ConfigurableResource):
+    """The insurer's system of record (any SQLAlchemy URL): policy register and audit log."""
 
     url: str = Field(description="SQLAlchemy URL, e.g. sqlite:////path/sor.db or postgresql+psycopg://...")
 
-    def get(self) -> PolicySystem:
+    def policies(self) -> PolicySystem:
         return SqlPolicySystem(self.url)
+
+    def audit(self) -> AuditLog:
+        return AuditLog(self.url)
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """The MLflow tracking server and model registry."""
+
+    tracking_uri: str = Field(description="e.g. http://127.0.0.1:5000")
+    experiment: str = Field("claims_risk", description="Experiment the training runs go to.")
+
+
+class GovernanceResource(dg.ConfigurableResource):
+    """Who may approve models, and the budgets and floors the gates hold candidates to."""
+
+    approvers: list[str] = Field(description="Names allowed to approve or reject a model version.")
+    trained_by: str = Field(description="Who a training run is recorded as trained by (four eyes).")
+    auc_floor: float = Field(0.70, description="First model: minimum holdout ROC AUC.")
+    brier_ceiling: float = Field(0.20, description="First model: maximum holdout Brier score.")
+    auc_tolerance: float = Field(0.005, description="A challenger may trail the champion's ROC AUC by this much.")
+    recall_tolerance: float = Field(0.02, description="... and its recall at the review threshold by this much.")
+    drift_share_limit: float = Field(0.3, description="Share of drifted features at which the drift gate fails.")
+    drift_window_days: int = Field(60, description="Recent claims window compared with the training data.")
+    serving_price_per_hour: float = Field(0.40, description="USD per hour of the serving hardware.")
+    cost_budget_per_1k: float = Field(0.001, description="USD per 1,000 inferences the serving tier may cost.")

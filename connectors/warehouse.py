@@ -48,8 +48,8 @@ class Warehouse:
         try:
             cols = ", ".join(f'"{c}"' for c in frame.columns)
             match = " and ".join(f't."{k}" = s."{k}"' for k in key)
-            con.execute(f"delete from {table} t where exists (select 1 from _incoming s where {match})")
-            con.execute(f"insert into {table} ({cols}) select {cols} from _incoming")
+            con.execute(f"delete from {table} t where exists (select 1 from _incoming s where {match})").fetchall()
+            con.execute(f"insert into {table} ({cols}) select {cols} from _incoming").fetchall()
         finally:
             con.unregister("_incoming")
         return len(frame)
@@ -62,12 +62,12 @@ class Warehouse:
         try:
             cols = ", ".join(f'"{c}"' for c in frame.columns)
             match = " and ".join(f't."{k}" = s."{k}"' for k in key)
-            before = con.execute(f"select count(*) from {table}").fetchone()[0]
+            before = con.execute(f"select count(*) from {table}").fetchall()[0][0]
             con.execute(
                 f"insert into {table} ({cols}) select {cols} from _incoming s "
                 f"where not exists (select 1 from {table} t where {match})"
-            )
-            after = con.execute(f"select count(*) from {table}").fetchone()[0]
+            ).fetchall()
+            after = con.execute(f"select count(*) from {table}").fetchall()[0][0]
         finally:
             con.unregister("_incoming")
         return after - before

@@ -1,14 +1,19 @@
 """Jobs, schedules and sensors: when the asset graph runs."""
 
-from __future__ import annotations
 
 import hashlib
 import json
 
 import dagster as dg
 
-from assets.groups import CLAIMS
-from assets.resources import InboxResource
+from assets.groups import CLAIMS, TRAINING
+from assets.resources import (
+    GovernanceResource,
+    InboxResource,
+    MlflowResource,
+    SystemOfRecordResource,
+)
+from assets.training.assets import registry_for
 
 claims_intake_job = dg.define_asset_job(
     "claims_intake",
@@ -48,7 +53,8 @@ def claims_inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResourc
     if not fresh:
         # Forget files that have left `new/`, so the cursor stays as small as the inbox backlog.
         context.update_cursor(json.dumps(sorted(requested & set(present))))
-        return dg.SkipReason("no new mail")
+        yield dg.SkipReason("no new mail")
+        return
     for batch in plan_batches(fresh):
         run_key = "inbox-" + hashlib.sha256("\n".join(batch).encode()).hexdigest()[:16]
         yield dg.RunRequest(
@@ -57,3 +63,59 @@ def claims_inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResourc
             tags={"claimflow/batch_size": str(len(batch))},
         )
     context.update_cursor(json.dumps(sorted((requested & set(present)) | set(fresh))))
+
+
+model_training_job = dg.define_asset_job(
+    "model_training",
+    selection=dg.AssetSelection.groups(TRAINING).required_multi_asset_neighbors()
+    - dg.AssetSelection.assets("champion_model")
+    | dg.AssetSelection.assets("drift_report"),
+    description="Labelled history to a registered challenger, its gates and the drift report.",
+)
+
+champion_promotion_job = dg.define_asset_job(
+    "champion_promotion",
+    selection=dg.AssetSelection.assets("champion_model"),
+    description="Move the `champion` alias to an approved version whose gates all passed.",
+)
+
+
+@dg.sensor(
+    job=champion_promotion_job,
+    minimum_interval_seconds=60,
+    description="An approval in the registry (claimflow models approve) promotes the approved version.",
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
+def model_approval_sensor(
+    context: dg.SensorEvaluationContext,
+    mlflow: MlflowResource,
+    system_of_record: SystemOfRecordResource,
+    governance: GovernanceResource,
+):
+    """One promotion run per approved version whose gates passed and that never held `champion`."""
+    from models.tracking import is_healthy
+
+    if mlflow.tracking_uri.startswith("http") and not is_healthy(mlflow.tracking_uri):
+        yield dg.SkipReason(f"MLflow is not reachable at {mlflow.tracking_uri}")
+        return
+    registry = registry_for(mlflow, system_of_record, governance)
+    pending = registry.pending_promotions()
+    if not pending:
+        yield dg.SkipReason("no approved version waiting")
+        return
+    for version in pending:
+        approval = registry.version(version).tags
+        yield dg.RunRequest(
+            run_key=f"promote-{version}-{approval.get('approval.at')}",
+            run_config={
+                "ops": {
+                    "champion_model": {
+                        "config": {
+                            "version": version,
+                            "requested_by": approval["approval.by"],
+                            "reason": approval.get("approval.reason", "approved"),
+                        }
+                    }
+                }
+            },
+        )

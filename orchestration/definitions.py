@@ -7,7 +7,17 @@ import dagster as dg
 from assets.claims import assets as claims_assets
 from assets.claims import checks as claims_checks
 from assets.dbt.assets import claimflow_dbt_assets
-from orchestration.automation import claims_daily_schedule, claims_inbox_sensor, claims_intake_job
+from assets.monitoring import assets as monitoring_assets
+from assets.training import assets as training_assets
+from assets.training import checks as training_checks
+from orchestration.automation import (
+    champion_promotion_job,
+    claims_daily_schedule,
+    claims_inbox_sensor,
+    claims_intake_job,
+    model_approval_sensor,
+    model_training_job,
+)
 from orchestration.environment import Environment, get_environment
 from orchestration.resources import resources_for
 
@@ -16,11 +26,14 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
     """Everything Dagster loads, for `env` (default: from `CLAIMFLOW_ENV`)."""
     env = env or get_environment()
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([claims_assets]), claimflow_dbt_assets],
-        asset_checks=dg.load_asset_checks_from_modules([claims_checks]),
-        jobs=[claims_intake_job],
+        assets=[
+            *dg.load_assets_from_modules([claims_assets, training_assets, monitoring_assets]),
+            claimflow_dbt_assets,
+        ],
+        asset_checks=dg.load_asset_checks_from_modules([claims_checks, training_checks]),
+        jobs=[claims_intake_job, model_training_job, champion_promotion_job],
         schedules=[claims_daily_schedule],
-        sensors=[claims_inbox_sensor],
+        sensors=[claims_inbox_sensor, model_approval_sensor],
         resources=resources_for(env),
         # Locally every step runs in one process: micro-batches are small and a process per
         # step would cost more than the work. On Kubernetes the run launcher scales out instead.

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-import dagster as dg
-from dagster_dbt import DbtCliResource
+import getpass
+import os
 
-from assets.dbt.project import dbt_project
-from assets.project import attachments_dir, inbox_dir, system_of_record_path, warehouse_path
-from assets.resources import AttachmentStoreResource, InboxResource, PolicySystemResource, WarehouseResource
+import dagster as dg
+
+from assets.dbt.project import dbt_resource
+from assets.project import attachments_dir, inbox_dir, mlflow_tracking_uri, system_of_record_path, warehouse_path
+from assets.resources import (
+    AttachmentStoreResource,
+    GovernanceResource,
+    InboxResource,
+    MlflowResource,
+    SystemOfRecordResource,
+    WarehouseResource,
+)
 from orchestration.environment import Environment
+
+# The embedded default approves with a named demo approver, and says so wherever it does.
+DEMO_APPROVER = "demo.approver"
+LOCAL_APPROVERS = (DEMO_APPROVER, "risk.officer")
+
+
+def approvers(default: tuple[str, ...] = LOCAL_APPROVERS) -> list[str]:
+    """`CLAIMFLOW_APPROVERS` (comma-separated), else `default`."""
+    raw = os.environ.get("CLAIMFLOW_APPROVERS")
+    return [n.strip() for n in raw.split(",") if n.strip()] if raw else list(default)
+
+
+def current_user() -> str:
+    """Who is running this: `CLAIMFLOW_USER`, else the login name."""
+    return os.environ.get("CLAIMFLOW_USER") or getpass.getuser()
 
 
 def _local() -> dict:
@@ -16,8 +40,10 @@ def _local() -> dict:
         "inbox": InboxResource(root=str(inbox_dir())),
         "attachments": AttachmentStoreResource(root=str(attachments_dir())),
         "warehouse": WarehouseResource(path=str(warehouse_path())),
-        "policy_system": PolicySystemResource(url=f"sqlite:///{system_of_record_path()}"),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "system_of_record": SystemOfRecordResource(url=f"sqlite:///{system_of_record_path()}"),
+        "dbt": dbt_resource(),
+        "mlflow": MlflowResource(tracking_uri=mlflow_tracking_uri()),
+        "governance": GovernanceResource(approvers=approvers(), trained_by=current_user()),
     }
 
 
@@ -26,8 +52,11 @@ def _prod() -> dict:
         "inbox": InboxResource(root=dg.EnvVar("CLAIMFLOW_INBOX_DIR")),
         "attachments": AttachmentStoreResource(root=dg.EnvVar("CLAIMFLOW_ATTACHMENTS_DIR")),
         "warehouse": WarehouseResource(path=dg.EnvVar("CLAIMFLOW_WAREHOUSE")),
-        "policy_system": PolicySystemResource(url=dg.EnvVar("CLAIMFLOW_SOR_URL")),
-        "dbt": DbtCliResource(project_dir=dbt_project, target="prod"),
+        "system_of_record": SystemOfRecordResource(url=dg.EnvVar("CLAIMFLOW_SOR_URL")),
+        "dbt": dbt_resource(),  # target from CLAIMFLOW_DBT_TARGET (prod: Postgres)
+        "mlflow": MlflowResource(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI")),
+        # No default approvers in production: nobody approves until CLAIMFLOW_APPROVERS names them.
+        "governance": GovernanceResource(approvers=approvers(default=()), trained_by=current_user()),
     }
 
 

@@ -56,20 +56,34 @@ class IntakeSummary:
         return "\n".join(lines)
 
 
-def run_intake(*, run_config: dict | None = None, show_progress: bool = False) -> IntakeSummary:
-    """Execute the `claims_intake` job once, in process, recorded in the persistent instance."""
+def run_job(name: str, run_config: dict | None = None):
+    """Execute one job in process, recorded in the persistent instance `make ui` shows."""
     import dagster as dg
 
     prepare_dagster_home()
     from orchestration.definitions import defs
 
-    config = run_config or {"ops": {"claim_emails": {"config": {"show_progress": show_progress}}}}
-    job = defs.resolve_job_def("claims_intake")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        return defs.resolve_job_def(name).execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False
+        )
+
+
+def first_failure(result) -> str | None:
+    failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    if not failed:
+        return None
+    err = failed[0].step_failure_data.error
+    return f"{failed[0].step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}"
+
+
+def run_intake(*, run_config: dict | None = None, show_progress: bool = False) -> IntakeSummary:
+    """Execute the `claims_intake` job once."""
+    config = run_config or {"ops": {"claim_emails": {"config": {"show_progress": show_progress}}}}
+    result = run_job("claims_intake", config)
     summary = IntakeSummary(success=result.success, run_id=result.run_id)
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+        mat = event.materialization
         md = {k: v.value for k, v in mat.metadata.items()}
         key = mat.asset_key.to_user_string()
         if key == "claim_emails":
@@ -85,11 +99,55 @@ def run_intake(*, run_config: dict | None = None, show_progress: bool = False) -
     for ev in result.get_asset_check_evaluations():
         summary.checks.append((f"{ev.asset_key.to_user_string()}:{ev.check_name}", ev.passed, ev.severity.value))
     if not result.success:
-        failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        if failed:
-            err = failed[0].step_failure_data.error
-            summary.failure = f"{failed[0].step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}"
+        summary.failure = first_failure(result)
     return summary
+
+
+def run_lifecycle(demo_approver: str) -> tuple[bool, str]:
+    """Train, gate, approve as the demo approver and promote; returns (success, text to print)."""
+    from assets.project import reports_dir
+    from assets.training.assets import registry_for
+    from orchestration.resources import resources_for
+    from orchestration.environment import Environment
+
+    lines = []
+    result = run_job("model_training")
+    outputs = {
+        e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+    candidate = outputs.get("risk_model_candidate")
+    if candidate is None:
+        return False, f"training failed: {first_failure(result)}"
+    version = candidate["model_version"]
+    lines.append(
+        f"  candidate          version {version} of claims_risk (alias challenger), "
+        f"holdout ROC AUC {candidate['holdout_roc_auc']:.3f}, Brier {candidate['holdout_brier']:.3f}"
+    )
+    lines.append(f"  MLflow run         {candidate['mlflow_run']}")
+    gates = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    for name, ev in sorted(gates.items()):
+        reason = ev.metadata.get("reason")
+        lines.append(f"  check {name:<24}{'passed' if ev.passed else 'FAILED'}" + (f"  {reason.value}" if reason else ""))
+    if "drift_report" in outputs:
+        lines.append(f"  drift report       {reports_dir() / 'drift_report.html'}")
+    if not result.success:
+        return False, "\n".join(lines + [f"  training run failed: {first_failure(result)}"])
+
+    res = resources_for(Environment.LOCAL)
+    registry = registry_for(res["mlflow"], res["system_of_record"], res["governance"])
+    reason = "demo run: every gate passed; approved by the configured demo approver"
+    registry.approve(version, demo_approver, reason)
+    lines.append(f"  approval           version {version} approved as the configured DEMO approver '{demo_approver}'")
+    promoted = run_job(
+        "champion_promotion",
+        {"ops": {"champion_model": {"config": {"version": version, "requested_by": demo_approver, "reason": reason}}}},
+    )
+    if not promoted.success:
+        return False, "\n".join(lines + [f"  promotion failed: {first_failure(promoted)}"])
+    champion = registry.alias_version("champion")
+    lines.append(f"  champion           version {champion} (previous champion kept for rollback)")
+    return True, "\n".join(lines)
 
 
 def run_demo(*, count: int, seed: int) -> int:
@@ -125,11 +183,26 @@ def run_demo(*, count: int, seed: int) -> int:
 
     summary = run_intake(show_progress=True)
     print(summary.render())
+    if not summary.success:
+        return 1
+
+    from assets.project import mlflow_dir, mlflow_tracking_uri, reports_dir
+    from models.tracking import start_tracking_server
+    from orchestration.resources import DEMO_APPROVER
+
+    print("\nRisk model lifecycle (MLflow tracking server on loopback, started for the demo):")
+    port = int(mlflow_tracking_uri().rsplit(":", 1)[1])
+    with start_tracking_server(mlflow_dir(), port=port) as server:
+        ok, text = run_lifecycle(DEMO_APPROVER)
+        print(text)
     print(
         "\nWhere to look:\n"
         f"  warehouse (DuckDB)   {warehouse_path()}  tables raw.parsed_claims, raw.quarantined_emails, main.claim_features\n"
         f"  attachments          {home / 'attachments'}\n"
-        f"  Dagster runs         make ui, then http://127.0.0.1:3000/runs/{summary.run_id}\n"
+        f"  drift report         {reports_dir() / 'drift_report.html'}\n"
+        f"  Dagster UI           make ui, then http://127.0.0.1:3000 (runs, lineage, checks)\n"
+        f"  MLflow UI            make ui, then {server.url} (runs, registry, aliases)\n"
+        f"  model registry       .venv/bin/claimflow models list\n"
         f"  one e-mail by hand   .venv/bin/claimflow intake parse {samples}/<file>.eml"
     )
-    return 0 if summary.success else 1
+    return 0 if ok else 1

@@ -1,6 +1,5 @@
 """Claims intake assets: inbox e-mails to raw messages, messages to claims (or quarantine)."""
 
-from __future__ import annotations
 
 import dagster as dg
 from pydantic import Field
@@ -8,7 +7,7 @@ from tqdm import tqdm
 
 from assets.claims import intake
 from assets.groups import CLAIMS
-from assets.resources import AttachmentStoreResource, InboxResource, PolicySystemResource, WarehouseResource
+from assets.resources import AttachmentStoreResource, InboxResource, SystemOfRecordResource, WarehouseResource
 from models.extraction import DEFAULT_CLAIM_PATTERN, DEFAULT_POLICY_PATTERN, ExtractionRules
 
 
@@ -122,9 +121,9 @@ def parsed_claims_and_quarantine(
 
 
 @dg.asset(group_name=CLAIMS, kinds={"python", "duckdb"})
-def policies(policy_system: PolicySystemResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def policies(system_of_record: SystemOfRecordResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The policy register, copied from the system of record into the warehouse."""
-    frame = policy_system.get().fetch_policies()
+    frame = system_of_record.policies().fetch_policies()
     if frame.empty:
         raise dg.Failure(
             "the policy system of record is empty: seed it with `claimflow policies seed`",

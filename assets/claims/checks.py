@@ -1,6 +1,5 @@
 """Great Expectations checks guarding `parsed_claims`; the contract blocks everything downstream."""
 
-from __future__ import annotations
 
 from dataclasses import asdict
 
@@ -46,7 +45,7 @@ def _result(name: str, outcomes: list[ExpectationOutcome], rows: int) -> dg.Asse
 )
 def parsed_claims_expectations(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     """Great Expectations suites over the claims this run created or updated."""
-    claims = warehouse.get().read(f"select * from {intake.PARSED_CLAIMS} where updated_run_id = ?", [context.run_id])
+    claims = warehouse.get().read(f"select * from {intake.PARSED_CLAIMS} where updated_run_id = ?", [context.run.run_id])
     if claims.empty:
         for name in SEVERITY:
             yield dg.AssetCheckResult(

@@ -7,7 +7,7 @@ Two suites: `contract` (error: a failure stops everything downstream) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 
 import pandas as pd
 
@@ -50,7 +50,7 @@ def _contract(gxe):
             or_equal=True,
             ignore_row_if="either_value_is_missing",
         ),
-        gxe.ExpectColumnValuesToBeBetween(column="incident_date", max_value=date.today().isoformat()),
+        gxe.ExpectColumnValuesToBeBetween(column="incident_date", max_value=datetime.now()),
         gxe.ExpectColumnValuesToBeBetween(column="min_confidence", min_value=0, max_value=1),
     ]
 
@@ -62,8 +62,8 @@ def _completeness(gxe):
 def _frame_for_validation(claims: pd.DataFrame) -> pd.DataFrame:
     frame = claims.copy()
     frame["estimated_amount"] = pd.to_numeric(frame["estimated_amount"], errors="coerce")
-    frame["incident_date"] = pd.to_datetime(frame["incident_date"]).dt.strftime("%Y-%m-%d")
-    frame["received_date"] = pd.to_datetime(frame["received_at"]).dt.strftime("%Y-%m-%d")
+    frame["incident_date"] = pd.to_datetime(frame["incident_date"])
+    frame["received_date"] = pd.to_datetime(frame["received_at"]).dt.normalize()
     return frame
 
 

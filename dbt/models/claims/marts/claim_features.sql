@@ -12,6 +12,12 @@ policies as (
 
 ),
 
+fx as (
+
+    select * from {{ ref('fx_rates') }}
+
+),
+
 -- Other claims on the same policy whose loss happened strictly earlier; claims
 -- without an incident date cannot be ordered and are not counted on either side.
 earlier_claims as (
@@ -53,7 +59,11 @@ select
     claims.loss_type,
     claims.estimated_amount,
     claims.currency,
+    -- Unknown currencies stay null rather than being mistaken for EUR.
+    claims.estimated_amount * fx.eur_per_unit as estimated_amount_eur,
     claims.photo_count,
+    -- Filled by the photo-quality step; null until a photo has been scored.
+    cast(null as double) as photo_quality,
     claims.min_confidence,
     policies.area,
     policies.bonus_malus,
@@ -67,3 +77,5 @@ left join policies
     on policies.policy_number = claims.policy_number
 left join earlier_claims
     on earlier_claims.claim_number = claims.claim_number
+left join fx
+    on fx.currency = claims.currency

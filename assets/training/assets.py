@@ -1,0 +1,186 @@
+"""The risk model's life as assets: labelled history, a registered candidate, the champion."""
+
+import time
+from dataclasses import asdict
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from assets.groups import TRAINING
+from assets.project import PROJECT_ROOT
+from assets.resources import GovernanceResource, MlflowResource, SystemOfRecordResource, WarehouseResource
+from connectors.samples.history import generate_claims_history
+from connectors.warehouse import RAW_SCHEMA
+from models import risk
+from models.features import FEATURES, LABEL
+from models.lineage import frame_digest, log_candidate
+from models.onnx_export import to_onnx
+from models.registry import MODEL_NAME, GovernancePolicy, ModelRegistry
+
+CLAIMS_HISTORY = f"{RAW_SCHEMA}.claims_history"
+REVIEW_LABELS = f"{RAW_SCHEMA}.review_labels"
+TRAINING_SET = "main.training_set"
+REVIEW_LABELS_DDL = f"""create table if not exists {REVIEW_LABELS} (
+    claim_number varchar, high_risk boolean, reviewer varchar, decided_at timestamp, reason varchar)"""
+
+
+class ClaimsHistoryConfig(dg.Config):
+    """Where labelled history comes from in the embedded default (the insurer's claims system in production)."""
+
+    rows: int = Field(30_000, description="Claims in the three-year history.")
+    seed: int = Field(20260101, description="Seed of the sample claims system.")
+    as_of: str = Field("", description="ISO date the history ends 61 days before; empty means today.")
+
+
+def history_window(as_of: str) -> tuple[date, date]:
+    """The three years of closed history that end 61 days before `as_of` (recent claims are still open)."""
+    today = date.fromisoformat(as_of) if as_of else date.today()
+    end = today - timedelta(days=61)
+    return end - timedelta(days=3 * 365), end
+
+
+@dg.asset(group_name=TRAINING, kinds={"python", "duckdb"})
+def claims_history(
+    context: dg.AssetExecutionContext,
+    config: ClaimsHistoryConfig,
+    system_of_record: SystemOfRecordResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """Past claims with their outcomes (specialist needed, fraud confirmed, final cost): the labels."""
+    policies = system_of_record.policies().fetch_policies()
+    start, end = history_window(config.as_of)
+    history = generate_claims_history(policies, n=config.rows, seed=config.seed, start=start, end=end)
+    wh = warehouse.get()
+    with wh.connect() as con:
+        con.execute(f"create schema if not exists {RAW_SCHEMA}")
+        con.execute("begin")
+        con.execute(f"create or replace table {CLAIMS_HISTORY} as select * from history")
+        con.execute(REVIEW_LABELS_DDL)
+        con.execute("commit")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(history),
+            "period": f"{start} .. {end}",
+            "high_risk_rate": float(history["high_risk"].mean()),
+            "source": "sample claims system (docs/claims_history.md)",
+        }
+    )
+
+
+class TrainingConfig(dg.Config):
+    """Hyper-parameters of a training run; each is logged to MLflow."""
+
+    learning_rate: float = Field(0.08, description="Boosting learning rate.")
+    max_iter: int = Field(300, description="Boosting rounds (early stopping may use fewer).")
+    max_leaf_nodes: int = Field(31, description="Leaves per tree.")
+    min_samples_leaf: int = Field(40, description="Minimum claims per leaf.")
+    review_threshold: float = Field(0.5, description="Score at or above which a claim goes to review.")
+    threads: int = Field(1, description="OpenMP threads for boosting (1 is fastest on a shared 2-core node).")
+
+
+def load_training_set(warehouse: WarehouseResource) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(whole set, train split, holdout split) as dbt built them."""
+    frame = warehouse.get().read(f"select * from {TRAINING_SET}")
+    frame["incident_date"] = pd.to_datetime(frame["incident_date"])
+    return frame, frame[frame["split"] == "train"], frame[frame["split"] == "holdout"]
+
+
+@dg.asset(group_name=TRAINING, deps=["training_set"], kinds={"sklearn", "mlflow", "onnx"})
+def risk_model_candidate(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    warehouse: WarehouseResource,
+    mlflow: MlflowResource,
+    governance: GovernanceResource,
+) -> dg.Output[dict]:
+    """A calibrated gradient-boosting risk model, logged to MLflow and registered as `challenger`."""
+    frame, train_part, holdout = load_training_set(warehouse)
+    params = risk.TrainingParams(
+        learning_rate=config.learning_rate,
+        max_iter=config.max_iter,
+        max_leaf_nodes=config.max_leaf_nodes,
+        min_samples_leaf=config.min_samples_leaf,
+        review_threshold=config.review_threshold,
+    )
+    t0 = time.perf_counter()
+    model = risk.train(train_part, params, threads=config.threads)
+    metrics = risk.evaluate(model, holdout, review_threshold=params.review_threshold)
+    train_seconds = time.perf_counter() - t0
+    digest = frame_digest(frame[[*FEATURES, LABEL, "split"]])
+    onnx_bytes = to_onnx(
+        model,
+        holdout.sample(min(len(holdout), 500), random_state=0),
+        metadata={"dataset_digest": digest, "review_threshold": str(params.review_threshold)},
+    )
+    example = holdout.head(5)
+    t1 = time.perf_counter()
+    record = log_candidate(
+        tracking_uri=mlflow.tracking_uri,
+        experiment=mlflow.experiment,
+        params=params.as_dict() | {"train_rows": len(train_part), "holdout_rows": len(holdout)},
+        metrics={k: v for k, v in metrics.items() if v == v},  # NaN precision is left out, not logged as 0
+        training_frame=frame,
+        dataset_digest=digest,
+        onnx_bytes=onnx_bytes,
+        encoded_example=risk.encode_features(example),
+        example_scores=risk.predict_proba(model, example),
+        model_card=risk.model_card(metrics, params, digest),
+        trained_by=governance.trained_by,
+        repo_dir=PROJECT_ROOT,
+        extra_tags={"dagster_run_id": context.run_id},
+    )
+    log_seconds = time.perf_counter() - t1
+    value = asdict(record) | {"metrics": metrics, "review_threshold": params.review_threshold}
+    return dg.Output(
+        value,
+        metadata={
+            "model_version": record.version,
+            "mlflow_run_id": record.run_id,
+            "mlflow_run": dg.MetadataValue.url(record.run_url),
+            "model_uri": record.model_uri,
+            "dataset_digest": digest,
+            "train_rows": len(train_part),
+            "holdout_rows": len(holdout),
+            "train_seconds": round(train_seconds, 2),
+            "mlflow_logging_seconds": round(log_seconds, 2),
+            **{f"holdout_{k}": float(v) for k, v in metrics.items() if v == v},
+        },
+    )
+
+
+class PromotionConfig(dg.Config):
+    """What the approval sensor asks for."""
+
+    version: int = Field(description="Registered version to make champion.")
+    requested_by: str = Field(description="The approver whose approval triggered the promotion.")
+    reason: str = Field("approved, every gate passed", description="Why, for the audit log.")
+
+
+def registry_for(mlflow: MlflowResource, system_of_record: SystemOfRecordResource, governance: GovernanceResource):
+    policy = GovernancePolicy(approvers=tuple(governance.approvers))
+    return ModelRegistry(mlflow.tracking_uri, system_of_record.audit(), policy, name=MODEL_NAME)
+
+
+@dg.asset(group_name=TRAINING, deps=[risk_model_candidate], kinds={"mlflow"})
+def champion_model(
+    context: dg.AssetExecutionContext,
+    config: PromotionConfig,
+    mlflow: MlflowResource,
+    system_of_record: SystemOfRecordResource,
+    governance: GovernanceResource,
+) -> dg.MaterializeResult:
+    """The model in production: the registry's `champion` alias, moved only past every gate and an approval."""
+    registry = registry_for(mlflow, system_of_record, governance)
+    move = registry.promote(config.version, actor=f"{config.requested_by} (via Dagster)", reason=config.reason)
+    context.log.info(f"champion moved from {move['from']} to {move['to']}")
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": move["to"],
+            "previous_champion": move["from"] if move["from"] is not None else "none",
+            "approved_by": config.requested_by,
+            "audit_seq": move["audit_seq"],
+            "mlflow_model": dg.MetadataValue.url(f"{mlflow.tracking_uri}/#/models/{MODEL_NAME}/versions/{move['to']}"),
+        }
+    )

