@@ -22,6 +22,21 @@ claims_intake_job = dg.define_asset_job(
     tags={"claimflow/flow": "claims"},
 )
 
+claims_history_job = dg.define_asset_job(
+    "claims_history_sync",
+    selection=dg.AssetSelection.assets("claims_history"),
+    description="Closed claims and their outcomes from the claims system: labels and the prior-claims lookback.",
+)
+
+claims_history_schedule = dg.ScheduleDefinition(
+    name="claims_history_daily",
+    job=claims_history_job,
+    cron_schedule="0 5 * * *",
+    execution_timezone="Europe/Paris",
+    description="Refresh the closed-claims history before the morning batch.",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+
 claims_daily_schedule = dg.ScheduleDefinition(
     name="claims_daily_batch",
     job=claims_intake_job,

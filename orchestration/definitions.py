@@ -13,6 +13,8 @@ from assets.training import checks as training_checks
 from orchestration.automation import (
     champion_promotion_job,
     claims_daily_schedule,
+    claims_history_job,
+    claims_history_schedule,
     claims_inbox_sensor,
     claims_intake_job,
     model_approval_sensor,
@@ -31,8 +33,8 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
             claimflow_dbt_assets,
         ],
         asset_checks=dg.load_asset_checks_from_modules([claims_checks, training_checks]),
-        jobs=[claims_intake_job, model_training_job, champion_promotion_job],
-        schedules=[claims_daily_schedule],
+        jobs=[claims_intake_job, claims_history_job, model_training_job, champion_promotion_job],
+        schedules=[claims_history_schedule, claims_daily_schedule],
         sensors=[claims_inbox_sensor, model_approval_sensor],
         resources=resources_for(env),
         # Locally every step runs in one process: micro-batches are small and a process per

@@ -27,6 +27,8 @@ CLAIM_MESSAGES = f"{RAW_SCHEMA}.claim_messages"
 PARSED_CLAIMS = f"{RAW_SCHEMA}.parsed_claims"
 QUARANTINED = f"{RAW_SCHEMA}.quarantined_emails"
 POLICIES = f"{RAW_SCHEMA}.policies"
+CLAIMS_HISTORY = f"{RAW_SCHEMA}.claims_history"
+REVIEW_LABELS = f"{RAW_SCHEMA}.review_labels"
 
 DDL = [
     f"""create table if not exists {CLAIM_EMAILS} (
@@ -51,11 +53,20 @@ DDL = [
         content_hash varchar primary key, inbox_key varchar, sender varchar, subject varchar,
         reason varchar, detail varchar, received_at timestamp, quarantined_at timestamp,
         extractor_version varchar, run_id varchar)""",
+    # Closed claims from the claims system: labels for training, and the lookback for prior claims.
+    f"""create table if not exists {CLAIMS_HISTORY} (
+        claim_number varchar primary key, policy_number varchar, incident_date date, reported_date date,
+        report_delay_days integer, loss_type varchar, estimated_amount double, currency varchar,
+        estimated_amount_eur double, photo_count integer, photo_quality double, prior_claims integer,
+        needed_specialist boolean, fraud_confirmed boolean, final_cost double, closed_date date,
+        high_risk boolean, label_source varchar)""",
+    f"""create table if not exists {REVIEW_LABELS} (
+        claim_number varchar, high_risk boolean, reviewer varchar, decided_at timestamp, reason varchar)""",
 ]
 
 
 def ensure_tables(warehouse: Warehouse) -> None:
-    """Create the raw tables intake writes to, if they are not there yet."""
+    """Create the raw tables of the warehouse, if they are not there yet."""
     warehouse.execute_ddl(DDL)
 
 

@@ -8,22 +8,18 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from assets.claims import intake
 from assets.groups import TRAINING
 from assets.project import PROJECT_ROOT
 from assets.resources import GovernanceResource, MlflowResource, SystemOfRecordResource, WarehouseResource
 from connectors.samples.history import generate_claims_history
-from connectors.warehouse import RAW_SCHEMA
 from models import risk
 from models.features import FEATURES, LABEL
 from models.lineage import frame_digest, log_candidate
 from models.onnx_export import to_onnx
 from models.registry import MODEL_NAME, GovernancePolicy, ModelRegistry
 
-CLAIMS_HISTORY = f"{RAW_SCHEMA}.claims_history"
-REVIEW_LABELS = f"{RAW_SCHEMA}.review_labels"
 TRAINING_SET = "main.training_set"
-REVIEW_LABELS_DDL = f"""create table if not exists {REVIEW_LABELS} (
-    claim_number varchar, high_risk boolean, reviewer varchar, decided_at timestamp, reason varchar)"""
 
 
 class ClaimsHistoryConfig(dg.Config):
@@ -53,11 +49,11 @@ def claims_history(
     start, end = history_window(config.as_of)
     history = generate_claims_history(policies, n=config.rows, seed=config.seed, start=start, end=end)
     wh = warehouse.get()
+    intake.ensure_tables(wh)
     with wh.connect() as con:
-        con.execute(f"create schema if not exists {RAW_SCHEMA}")
         con.execute("begin")
-        con.execute(f"create or replace table {CLAIMS_HISTORY} as select * from history")
-        con.execute(REVIEW_LABELS_DDL)
+        con.execute(f"delete from {intake.CLAIMS_HISTORY}")
+        con.execute(f"insert into {intake.CLAIMS_HISTORY} by name select * from history")
         con.execute("commit")
     return dg.MaterializeResult(
         metadata={

@@ -54,7 +54,29 @@ reused_from). For a follow-up, `expected` holds the claim number, the
 sender's address and only what the new text states; a duplicate's equals
 its original's. Out-of-office and newsletters have every field null.
 `received_at` carries the sender's UTC offset, and incident dates are 0-45
-days before its local day.
+days before its local day (without `claims`; see below).
+
+Claims from the claims system (`claims=`)
+-----------------------------------------
+Given `claims` (a frame as `connectors.samples.history.generate_claims_history`
+returns), the mails render those claims instead of drawing their own, so live
+mail and training history come from one data-generating process. The first
+`claims_needed(count, seed)` rows are rendered, one per new-claim mail or
+report without a number, in order of `reported_date` (frame order breaks
+ties): claim and policy number, incident date, loss type, amount and
+`photo_count` photos. The Date header is the reported day at a Paris-local
+hour from 07:00 to 22:59 (the same calendar day in every sender's zone),
+clamped to `now`; mails are numbered by received time. The amount is EUR;
+mails in USD or GBP convert it at the `fx_rates` seed's rates (0.92 EUR per
+USD, 1.17 EUR per GBP) and the truth holds what the mail says. Photo quality
+shows in the pixels: below 0.35 every photo of the claim is degraded, below
+0.5 one of them. `policy_status` is the policy's status in `policies`, so
+lapsed policies come from the frame; 3% of claims still name an unknown
+policy number. Follow-ups state the claim's own amount and re-send its own
+photos, so folding them into the claim keeps the claims system's values.
+Follow-ups, duplicates and other mails fall in between, at random times from
+the first claim mail to `now`. `claims_for_inbox` picks such a frame from the
+sample claims system.
 
 Variation tags
 --------------

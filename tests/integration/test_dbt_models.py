@@ -7,6 +7,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from assets.claims.intake import DDL
 from assets.dbt.project import dbt_resource, ensure_manifest
 from assets.project import warehouse_path
 
@@ -59,6 +60,12 @@ CLAIMS = [
     ("CLM-2024-000011", None, None, "other", "2024-08-08 08:08"),
 ]
 
+# Closed claims from the claims system: (claim_number, policy_number, incident_date)
+HISTORY = [
+    ("CLM-2024-700001", "POL-0000003", "2024-01-10"),
+    ("CLM-2020-700002", "POL-0000003", "2020-01-01"),
+]
+
 # policy_found, policy_status_at_incident, loss_covered, tenure_days, prior_claims,
 # report_delay_days
 EXPECTED = {
@@ -70,8 +77,9 @@ EXPECTED = {
     "CLM-2024-000005": (True, "unknown_date", False, None, 2, None),
     "CLM-2024-000006": (True, "lapsed", True, 761, 1, 4),
     "CLM-2024-000007": (True, "active", True, 760, 0, 1),
-    "CLM-2024-000008": (True, "not_started", True, -1, 1, 2),
-    "CLM-2025-000009": (True, "active", True, 364, 2, 0),
+    # History claims count too, within the 1095-day lookback (the 2020 one is too old).
+    "CLM-2024-000008": (True, "not_started", True, -1, 2, 2),
+    "CLM-2025-000009": (True, "active", True, 364, 3, 0),
     "CLM-2024-000010": (False, "unknown_policy", False, None, None, 1),
     "CLM-2024-000011": (False, "unknown_policy", False, None, None, None),
 }
@@ -87,6 +95,13 @@ def _write_raw_tables(path) -> None:
             "insert into raw.policies values "
             "(?, 'Holder', 'holder@example.fr', '+33100000000', '1 rue X', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             POLICIES,
+        )
+        for ddl in (d for d in DDL if "claims_history" in d or "review_labels" in d):
+            con.execute(ddl)
+        con.executemany(
+            "insert into raw.claims_history (claim_number, policy_number, incident_date, reported_date, "
+            "loss_type, estimated_amount_eur, high_risk, label_source) values (?, ?, ?, ?, 'storm', 900, false, 'history')",
+            [(*h, h[-1]) for h in HISTORY],
         )
         con.executemany(
             """insert into raw.parsed_claims values (
@@ -137,7 +152,7 @@ def test_the_dbt_run_succeeds_and_materializes_every_model(built_warehouse):
     materialized = {
         e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
     }
-    assert materialized == {"stg_claims", "stg_policies", "claim_features"}
+    assert materialized == {"stg_claims", "stg_policies", "fx_rates", "claim_features", "training_set"}
 
 
 def test_dbt_tests_ran_as_asset_checks_and_passed(built_warehouse):
@@ -149,7 +164,7 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(built_warehouse):
             evaluation
         )
 
-    assert set(by_asset) == {"stg_claims", "stg_policies", "claim_features"}
+    assert set(by_asset) == {"stg_claims", "stg_policies", "fx_rates", "claim_features", "training_set"}
     assert [e.check_name for e in evaluations if not e.passed] == []
     names = {e.check_name for e in by_asset["claim_features"]}
     assert "unique_claim_features_claim_number" in names

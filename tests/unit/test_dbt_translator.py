@@ -112,9 +112,11 @@ def test_the_dbt_assets_hang_off_the_python_assets_that_write_the_raw_tables(man
     assert deps == {
         "stg_claims": {"parsed_claims"},
         "stg_policies": {"policies"},
-        "claim_features": {"stg_claims", "stg_policies"},
+        "fx_rates": set(),
+        "claim_features": {"stg_claims", "stg_policies", "fx_rates", "claims_history"},
+        "training_set": {"claims_history", "review_labels", "stg_policies", "claim_features"},
     }
-    assert {spec.group_name for spec in specs.values()} == {groups.CLAIMS}
+    assert {spec.group_name for spec in specs.values()} == {groups.CLAIMS, groups.TRAINING}
     assert any(
         check.name.startswith("accepted_values_claim_features")
         for check in claimflow_dbt_assets.check_keys

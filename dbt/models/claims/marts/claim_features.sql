@@ -18,18 +18,36 @@ fx as (
 
 ),
 
--- Other claims on the same policy whose loss happened strictly earlier; claims
--- without an incident date cannot be ordered and are not counted on either side.
+history as (
+
+    select claim_number, policy_number, incident_date from {{ source('raw', 'claims_history') }}
+
+),
+
+-- Every claim the insurer knows of: live ones from the inbox and closed ones from the
+-- claims system, so prior claims count the same way as in the training data.
+known_claims as (
+
+    select claim_number, policy_number, incident_date from claims
+    union all
+    select claim_number, policy_number, incident_date from history
+
+),
+
+-- Other claims on the same policy whose loss happened strictly earlier, within the
+-- {{ var('prior_claims_lookback_days', 1095) }}-day lookback; claims without an incident
+-- date cannot be ordered and are not counted on either side.
 earlier_claims as (
 
     select
         claim.claim_number,
         count(other.claim_number) as earlier_claim_count
     from claims as claim
-    left join claims as other
+    left join known_claims as other
         on other.policy_number = claim.policy_number
         and other.claim_number <> claim.claim_number
         and other.incident_date < claim.incident_date
+        and other.incident_date >= claim.incident_date - {{ var('prior_claims_lookback_days', 1095) }}
     group by claim.claim_number
 
 )
