@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -52,10 +54,16 @@ class SystemOfRecordResource(dg.ConfigurableResource):
     url: str = Field(description="SQLAlchemy URL, e.g. sqlite:////path/sor.db or postgresql+psycopg://...")
 
     def policies(self) -> PolicySystem:
-        return SqlPolicySystem(self.url)
+        return SqlPolicySystem(self._ready_url())
 
     def audit(self) -> AuditLog:
-        return AuditLog(self.url)
+        return AuditLog(self._ready_url())
+
+    def _ready_url(self) -> str:
+        # A SQLite file under a fresh $CLAIMFLOW_HOME needs its folder before the first connection.
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return self.url
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -74,7 +82,9 @@ class GovernanceResource(dg.ConfigurableResource):
     brier_ceiling: float = Field(0.20, description="First model: maximum holdout Brier score.")
     auc_tolerance: float = Field(0.005, description="A challenger may trail the champion's ROC AUC by this much.")
     recall_tolerance: float = Field(0.02, description="... and its recall at the review threshold by this much.")
-    drift_share_limit: float = Field(0.3, description="Share of drifted features at which the drift gate fails.")
+    drift_share_limit: float = Field(
+        0.5, description="Share of drifted features at which the drift gate fails (Evidently's data set rule)."
+    )
     drift_window_days: int = Field(60, description="Recent claims window compared with the training data.")
     serving_price_per_hour: float = Field(0.40, description="USD per hour of the serving hardware.")
     cost_budget_per_1k: float = Field(0.001, description="USD per 1,000 inferences the serving tier may cost.")

@@ -1,11 +1,19 @@
 """The insurer's system of record, reached through SQLAlchemy (SQLite file by default, Postgres by URL).
 
-Today it holds the policy register that intake joins claims against.
+It holds the policy register that intake joins claims against, and the claims system that
+triage writes to: claim status, assignments, handler loads, the customer outbox, the
+review queue, and the `effects` ledger whose unique key makes every write happen once.
 """
 
 from __future__ import annotations
 
+import json
+import statistics
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, is_dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -93,3 +101,582 @@ class InMemoryPolicySystem(PolicySystem):
 
     def fetch_policies(self) -> pd.DataFrame:
         return self.frame[POLICY_COLUMNS].copy()
+
+
+# ------------------------------------------------------------------ claims system
+
+# The claims system's queue names (the triage rules own them; connectors import nothing of ours).
+SOR_QUEUES: tuple[str, ...] = ("fast_track", "standard", "specialist", "fraud_review", "human_review")
+REVIEW_QUEUES: tuple[str, ...] = ("human_review", "fraud_review")
+CLAIM_STATUSES: tuple[str, ...] = ("queued", "assigned", "awaiting_review", "reviewed")
+REVIEW_STATUSES: tuple[str, ...] = ("waiting", "claimed", "decided", "superseded")
+OPEN_REVIEW_STATUSES: tuple[str, ...] = ("waiting", "claimed")
+
+claims_table = sa.Table(
+    "claims",
+    metadata,
+    sa.Column("claim_number", sa.String(32), primary_key=True),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("queue", sa.String(24), nullable=False),
+    sa.Column("assigned_to", sa.String(32)),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("risk_score", sa.Float),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("policy_verdict", sa.String(32)),
+    sa.Column("reviewed_by", sa.String(200)),
+    sa.Column("last_effect", sa.String(300)),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+specialists_table = sa.Table(
+    "specialists",
+    metadata,
+    sa.Column("specialist_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("skills", sa.String(300), nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("current_load", sa.Integer, nullable=False, default=0),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+assignments_table = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("claim_number", sa.String(32), nullable=False, index=True),
+    sa.Column("specialist_id", sa.String(32), nullable=False, index=True),
+    sa.Column("queue", sa.String(24), nullable=False),
+    sa.Column("skill", sa.String(32)),
+    sa.Column("effect_key", sa.String(300)),
+    sa.Column("assigned_at", sa.DateTime, nullable=False),
+)
+
+outbox_table = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("claim_number", sa.String(32), nullable=False, index=True),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("payload_json", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("effect_key", sa.String(300)),
+)
+
+review_items_table = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("claim_number", sa.String(32), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("suggested_queue", sa.String(24), nullable=False),
+    sa.Column("suggested_rule", sa.String(64), nullable=False),
+    sa.Column("suggested_reason", sa.Text),
+    sa.Column("proposed_queue", sa.String(24)),
+    sa.Column("evidence_json", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_at", sa.DateTime),
+    sa.Column("decided_by", sa.String(200)),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("decision", sa.String(16)),
+    sa.Column("final_queue", sa.String(24)),
+    sa.Column("decision_reason", sa.Text),
+    sa.Column("effect_key", sa.String(300)),
+)
+
+effects_table = sa.Table(
+    "effects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.String(300), nullable=False, unique=True),
+    sa.Column("claim_number", sa.String(32), nullable=False, index=True),
+    sa.Column("step", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)
+
+CLAIMS_TABLES = [claims_table, specialists_table, assignments_table, outbox_table, review_items_table, effects_table]
+
+
+def effect_key(claim_number: str, step: str, model_version: str) -> str:
+    """The idempotency key of one claim's write by one step under one model version."""
+    return f"{claim_number}:{step}:{model_version}"
+
+
+def utc_naive(moment: datetime | None = None) -> datetime:
+    """`moment` (default now) as a naive UTC datetime, the form every timestamp column stores."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What one `record_decisions` call committed.
+
+    `kept_reviewer_decision` counts claims a reviewer already decided: their effect is recorded
+    but the machine does not overwrite a person's decision.
+    """
+
+    written: int = 0
+    skipped_duplicates: int = 0
+    kept_reviewer_decision: int = 0
+
+
+class SimulatedFailure(RuntimeError):
+    """Raised by `record_decisions(fail_after=...)`: a crash in the middle of a batch, for fault tests."""
+
+    def __init__(self, message: str, report: WriteReport):
+        super().__init__(message)
+        self.report = report
+
+
+class _Position:
+    """Claims reached so far in one call, and the claim at which the simulated crash happens."""
+
+    def __init__(self, fail_after: int | None):
+        self.reached = 0
+        self.fail_after = fail_after
+
+    def next_is_due(self) -> bool:
+        due = self.fail_after is not None and self.reached >= self.fail_after
+        self.reached += 1
+        return due
+
+
+class ClaimsSystem:
+    """The claims system of record in a relational database (any SQLAlchemy URL).
+
+    Every write of a triage decision is keyed `claim:step:model_version` in `effects` (unique),
+    inserted in the same transaction as the write itself: a retried or re-executed batch, in
+    this process or another, applies each effect exactly once.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self._engine: sa.Engine | None = None
+        self._schema_ready = False
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            # Writers from several processes queue for SQLite's lock rather than fail at once.
+            kwargs = {"connect_args": {"timeout": 60}} if self.url.startswith("sqlite") else {}
+            self._engine = sa.create_engine(self.url, **kwargs)
+        return self._engine
+
+    def ensure_schema(self) -> None:
+        """Create the claims system's tables if they are missing (the policy register has its own)."""
+        metadata.create_all(self.engine, tables=CLAIMS_TABLES)
+        self._schema_ready = True
+
+    def _ready(self) -> sa.Engine:
+        if not self._schema_ready:
+            self.ensure_schema()
+        return self.engine
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    # -------------------------------------------------------------- roster
+
+    def seed_roster(self, roster: Iterable[Any]) -> int:
+        """Add missing handlers and refresh names, skills and capacity of known ones; loads are kept.
+
+        Entries are mappings or objects with `id` (or `specialist_id`), `name`, `skills`, `capacity`
+        and optionally `current_load` (used only for new handlers). Returns how many were added.
+        """
+        engine = self._ready()
+        now = utc_naive()
+        added = 0
+        with engine.begin() as con:
+            known = set(con.execute(sa.select(specialists_table.c.specialist_id)).scalars())
+            for item in roster:
+                row = _as_mapping(item)
+                sid = str(row.get("id") or row.get("specialist_id") or "").strip()
+                if not sid:
+                    raise ValueError("a roster entry has no id")
+                skills = row.get("skills") or ()
+                skills = ",".join(s.strip() for s in (skills.split(",") if isinstance(skills, str) else skills))
+                values = {"name": str(row.get("name") or sid), "skills": skills,
+                          "capacity": int(row.get("capacity") or 0), "updated_at": now}
+                if sid in known:
+                    con.execute(
+                        specialists_table.update().where(specialists_table.c.specialist_id == sid).values(**values)
+                    )
+                else:
+                    con.execute(specialists_table.insert().values(
+                        specialist_id=sid, current_load=int(row.get("current_load") or 0), **values
+                    ))
+                    known.add(sid)
+                    added += 1
+        return added
+
+    def roster(self) -> list[dict]:
+        """Every handler with skills (list), capacity and current load, by id."""
+        with self._ready().connect() as con:
+            rows = con.execute(sa.select(specialists_table).order_by(specialists_table.c.specialist_id)).all()
+        return [
+            {"id": r.specialist_id, "name": r.name, "skills": [s for s in r.skills.split(",") if s],
+             "capacity": r.capacity, "current_load": r.current_load}
+            for r in rows
+        ]
+
+    # -------------------------------------------------------------- decisions
+
+    def record_decisions(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        step: str,
+        model_version: str,
+        use_idempotency: bool = True,
+        fail_after: int | None = None,
+        chunk_size: int = 100,
+    ) -> WriteReport:
+        """Write triage decisions: claim status, assignment and handler load, outbox message, review item.
+
+        Each row: `claim_number`, `queue`, `rule`, `reason`, `inputs` (dict), and optionally
+        `risk_score`, `policy_verdict`, `assigned_to`, `skill`, `proposed_queue` and `outbox`
+        (`subject`, `body`, `payload`; the message is stored as pending, never sent here).
+        Claims are written in transactions of `chunk_size`; within one, each claim's effect key
+        goes in first, so a key already present (a retry, a re-execution, a concurrent run)
+        skips that claim. `use_idempotency=False` writes blindly, for the test that shows why
+        the key is needed. `fail_after=n` raises `SimulatedFailure` on claim n+1, after its key
+        is inserted and before its writes: the open transaction rolls back whole.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        batch = [_decision_row(r) for r in rows]
+        engine = self._ready()
+        position = _Position(fail_after)
+        written = skipped = held = 0
+        for start in range(0, len(batch), chunk_size):
+            chunk = batch[start : start + chunk_size]
+            reached = position.reached
+            try:
+                with engine.begin() as con:
+                    w, s, h = self._write_chunk(con, chunk, step, model_version, use_idempotency, position)
+            except SimulatedFailure:
+                raise SimulatedFailure(
+                    f"simulated failure after {fail_after} claims", WriteReport(written, skipped, held)
+                ) from None
+            except sa.exc.IntegrityError:
+                if not use_idempotency:
+                    raise
+                # Another writer committed some of these keys since we looked: settle claim by claim.
+                position.reached = reached
+                w = s = h = 0
+                for row in chunk:
+                    try:
+                        with engine.begin() as con:
+                            dw, ds, dh = self._write_chunk(con, [row], step, model_version, True, position)
+                    except SimulatedFailure:
+                        raise SimulatedFailure(
+                            f"simulated failure after {fail_after} claims",
+                            WriteReport(written + w, skipped + s, held + h),
+                        ) from None
+                    except sa.exc.IntegrityError:
+                        if not self._effect_exists(effect_key(row["claim_number"], step, model_version)):
+                            raise
+                        dw, ds, dh = 0, 1, 0
+                    w, s, h = w + dw, s + ds, h + dh
+            written, skipped, held = written + w, skipped + s, held + h
+        return WriteReport(written, skipped, held)
+
+    def _effect_exists(self, key: str) -> bool:
+        with self.engine.connect() as con:
+            return con.execute(
+                sa.select(effects_table.c.id).where(effects_table.c.idempotency_key == key)
+            ).first() is not None
+
+    def _present_keys(self, con, keys: list[str]) -> set[str]:
+        """Keys already applied: a fast path only; the unique constraint is what decides."""
+        column = effects_table.c.idempotency_key
+        return set(con.execute(sa.select(column).where(column.in_(keys))).scalars())
+
+    def _write_chunk(self, con, chunk, step, model_version, use_idempotency, position) -> tuple[int, int, int]:
+        """Plan the chunk's writes claim by claim (in memory, in order), then apply them as a few statements."""
+        now = utc_naive()
+        keys = [effect_key(r["claim_number"], step, model_version) for r in chunk]
+        present = self._present_keys(con, keys) if use_idempotency else set()
+        plan = _ChunkPlan.load(con, [r["claim_number"] for r in chunk], now)
+        written = skipped = held = 0
+        for row, key in zip(chunk, keys):
+            due = position.next_is_due()
+            if use_idempotency and key in present:
+                if due:
+                    raise SimulatedFailure("simulated failure", WriteReport())
+                skipped += 1
+                continue
+            if use_idempotency:
+                present.add(key)
+                plan.effects.append({"idempotency_key": key, "claim_number": row["claim_number"], "step": step,
+                                     "model_version": model_version, "applied_at": now})
+            if due:
+                # Crash with this claim's key and the chunk's earlier writes in the open transaction.
+                plan.flush(con)
+                raise SimulatedFailure("simulated failure", WriteReport())
+            if plan.add(row, key, model_version):
+                written += 1
+            else:
+                held += 1
+        plan.flush(con)
+        return written, skipped, held
+
+    # -------------------------------------------------------------- queries
+
+    def claim(self, claim_number: str) -> dict | None:
+        """The claim's row in the claims system, or None."""
+        with self._ready().connect() as con:
+            row = con.execute(sa.select(claims_table).where(claims_table.c.claim_number == claim_number)).first()
+        return dict(row._mapping) if row else None
+
+    def assignments(self, claim_number: str | None = None) -> list[dict]:
+        query = sa.select(assignments_table).order_by(assignments_table.c.id)
+        if claim_number:
+            query = query.where(assignments_table.c.claim_number == claim_number)
+        with self._ready().connect() as con:
+            return [dict(r._mapping) for r in con.execute(query)]
+
+    def outbox(self, claim_number: str | None = None, status: str | None = None) -> list[dict]:
+        query = sa.select(outbox_table).order_by(outbox_table.c.id)
+        if claim_number:
+            query = query.where(outbox_table.c.claim_number == claim_number)
+        if status:
+            query = query.where(outbox_table.c.status == status)
+        with self._ready().connect() as con:
+            return [dict(r._mapping) for r in con.execute(query)]
+
+    def review_waiting(self, now: datetime | None = None) -> list[dict]:
+        """Review items waiting for a reviewer, oldest first, with their age in minutes."""
+        now = utc_naive(now)
+        r = review_items_table.c
+        with self._ready().connect() as con:
+            rows = con.execute(
+                sa.select(r.claim_number, r.suggested_queue, r.suggested_rule, r.created_at)
+                .where(r.status == "waiting").order_by(r.created_at, r.id)
+            ).all()
+        return [
+            {"claim_number": x.claim_number, "suggested_queue": x.suggested_queue, "rule": x.suggested_rule,
+             "age_minutes": round((now - x.created_at).total_seconds() / 60, 1)}
+            for x in rows
+        ]
+
+    def counts(self, now: datetime | None = None) -> dict:
+        """KPIs: claims by queue and status, handler loads, review items by status and waiting ages, outbox."""
+        c, r = claims_table.c, review_items_table.c
+        with self._ready().connect() as con:
+            by_queue = dict(con.execute(sa.select(c.queue, sa.func.count()).group_by(c.queue)).all())
+            by_status = dict(con.execute(sa.select(c.status, sa.func.count()).group_by(c.status)).all())
+            review = dict(con.execute(sa.select(r.status, sa.func.count()).group_by(r.status)).all())
+            outbox = dict(con.execute(
+                sa.select(outbox_table.c.status, sa.func.count()).group_by(outbox_table.c.status)
+            ).all())
+            effects = con.execute(sa.select(sa.func.count()).select_from(effects_table)).scalar_one()
+        ages = [w["age_minutes"] for w in self.review_waiting(now)]
+        return {
+            "claims": sum(by_queue.values()),
+            "by_queue": {q: by_queue.get(q, 0) for q in SOR_QUEUES},
+            "by_status": {s: by_status.get(s, 0) for s in CLAIM_STATUSES},
+            "specialists": [
+                {**h, "utilisation": round(h["current_load"] / h["capacity"], 3) if h["capacity"] else None}
+                for h in self.roster()
+            ],
+            "review": {s: review.get(s, 0) for s in REVIEW_STATUSES},
+            "review_waiting_age_minutes": {
+                "oldest": max(ages) if ages else None,
+                "median": statistics.median(ages) if ages else None,
+            },
+            "outbox": {"pending": outbox.get("pending", 0), **outbox},
+            "effects": effects,
+        }
+
+
+class _ChunkPlan:
+    """One chunk's writes, decided claim by claim against the rows as the chunk found them.
+
+    The claims and open review items of the chunk are read once; each claim's decision then
+    updates this in-memory picture, so two decisions for one claim in a chunk behave as if
+    written one after the other. `flush` applies everything with a handful of statements.
+    """
+
+    def __init__(self, claims: dict, open_items: dict, handlers: set, now: datetime):
+        self.claims = claims  # claim_number -> current values (None fields when new)
+        self.in_db = set(claims)
+        self.open_items = open_items  # claim_number -> ids of waiting/claimed review items
+        self.handlers = handlers
+        self.now = now
+        self.effects: list[dict] = []
+        self.claim_writes: dict[str, dict] = {}
+        self.load_delta: dict[str, int] = {}
+        self.assignments: list[dict] = []
+        self.outbox: list[dict] = []
+        self.new_items: dict[str, dict] = {}
+        self.item_updates: dict[int, dict] = {}
+
+    @classmethod
+    def load(cls, con, numbers: list[str], now: datetime) -> _ChunkPlan:
+        c, r = claims_table.c, review_items_table.c
+        claims = {
+            row.claim_number: dict(row._mapping)
+            for row in con.execute(sa.select(claims_table).where(c.claim_number.in_(numbers)))
+        }
+        open_items: dict[str, list[int]] = {}
+        for row in con.execute(
+            sa.select(r.id, r.claim_number).where(r.claim_number.in_(numbers), r.status.in_(OPEN_REVIEW_STATUSES))
+        ):
+            open_items.setdefault(row.claim_number, []).append(row.id)
+        handlers = set(con.execute(sa.select(specialists_table.c.specialist_id)).scalars())
+        return cls(claims, open_items, handlers, now)
+
+    def add(self, row: dict, key: str, model_version: str) -> bool:
+        """Plan one claim's writes; False when a reviewer's decision stands and nothing changes."""
+        number, queue, now = row["claim_number"], row["queue"], self.now
+        current = self.claims.get(number)
+        if current is not None and current["status"] == "reviewed":
+            return False
+        if current is not None and current["assigned_to"] and current["last_effect"] != key:
+            # A new decision on an assigned claim frees the slot the previous decision took.
+            self.load_delta[current["assigned_to"]] = self.load_delta.get(current["assigned_to"], 0) - 1
+        assigned = row["assigned_to"]
+        if assigned:
+            status = "assigned"
+        else:
+            status = "awaiting_review" if queue in REVIEW_QUEUES else "queued"
+        values = {
+            "claim_number": number, "status": status, "queue": queue, "assigned_to": assigned, "rule": row["rule"],
+            "reason": row["reason"], "risk_score": row["risk_score"], "model_version": model_version,
+            "policy_verdict": row["policy_verdict"], "reviewed_by": None, "last_effect": key, "updated_at": now,
+        }
+        self.claims[number] = values
+        self.claim_writes[number] = values
+
+        if assigned:
+            if assigned not in self.handlers:
+                raise ValueError(f"claim {number} is assigned to {assigned}, who is not on the roster")
+            self.load_delta[assigned] = self.load_delta.get(assigned, 0) + 1
+            self.assignments.append({"claim_number": number, "specialist_id": assigned, "queue": queue,
+                                     "skill": row["skill"], "effect_key": key, "assigned_at": now})
+        message = row["outbox"]
+        if message:
+            self.outbox.append({
+                "claim_number": number, "subject": str(message.get("subject") or ""),
+                "body": str(message.get("body") or ""), "payload_json": _json(message.get("payload") or {}),
+                "created_at": now, "status": "pending", "effect_key": key,
+            })
+
+        open_ids = self.open_items.get(number, [])
+        if queue in REVIEW_QUEUES:
+            suggestion = {
+                "suggested_queue": queue, "suggested_rule": row["rule"], "suggested_reason": row["reason"],
+                "proposed_queue": row["proposed_queue"], "evidence_json": _json(row["inputs"]),
+                "effect_key": key, "updated_at": now,
+            }
+            if open_ids:  # the item a reviewer may be looking at gets the newer suggestion
+                for item_id in open_ids:
+                    self.item_updates[item_id] = suggestion
+            else:
+                self.new_items[number] = {"claim_number": number, "status": "waiting", "created_at": now, **suggestion}
+        else:
+            for item_id in open_ids:
+                self.item_updates[item_id] = {"status": "superseded", "updated_at": now}
+            self.open_items.pop(number, None)
+            if number in self.new_items:
+                self.new_items[number]["status"] = "superseded"
+        return True
+
+    def flush(self, con) -> None:
+        """Apply the planned writes in the open transaction (once, at the end of the chunk or at a crash)."""
+        c, s, r = claims_table.c, specialists_table.c, review_items_table.c
+        if self.effects:
+            con.execute(effects_table.insert(), self.effects)
+        inserts = [v for n, v in self.claim_writes.items() if n not in self.in_db]
+        updates = [
+            {**{k: x for k, x in v.items() if k != "claim_number"}, "b_number": n}
+            for n, v in self.claim_writes.items() if n in self.in_db
+        ]
+        if inserts:
+            con.execute(claims_table.insert(), inserts)
+        if updates:  # executemany: the SET columns are the parameters' keys
+            con.execute(claims_table.update().where(c.claim_number == sa.bindparam("b_number")), updates)
+        for handler, delta in sorted(self.load_delta.items()):
+            if delta:
+                load = s.current_load + delta
+                con.execute(
+                    specialists_table.update().where(s.specialist_id == handler)
+                    .values(current_load=sa.case((load < 0, 0), else_=load), updated_at=self.now)
+                )
+        if self.assignments:
+            con.execute(assignments_table.insert(), self.assignments)
+        if self.outbox:
+            con.execute(outbox_table.insert(), self.outbox)
+        if self.new_items:
+            con.execute(review_items_table.insert(), list(self.new_items.values()))
+        for item_id, values in self.item_updates.items():
+            con.execute(review_items_table.update().where(r.id == item_id).values(**values))
+
+
+def _decision_row(row: Any) -> dict:
+    """A decision row checked before anything is written: bad rows fail the batch up front."""
+    row = _as_mapping(row)
+    number = str(row.get("claim_number") or "").strip()
+    if not number:
+        raise ValueError("a decision row has no claim_number")
+    queue = row.get("queue")
+    if queue not in SOR_QUEUES:
+        raise ValueError(f"claim {number}: unknown queue {queue!r} (expected one of {', '.join(SOR_QUEUES)})")
+    if not row.get("rule"):
+        raise ValueError(f"claim {number}: the decision names no rule")
+    risk = row.get("risk_score")
+    try:
+        risk = None if risk is None or risk != risk else float(risk)
+    except (TypeError, ValueError):
+        risk = None
+    message = row.get("outbox")
+    if message is not None and not isinstance(message, Mapping):
+        message = _as_mapping(message)
+    return {
+        "claim_number": number,
+        "queue": queue,
+        "rule": str(row["rule"]),
+        "reason": str(row.get("reason") or ""),
+        "inputs": dict(row.get("inputs") or {}),
+        "risk_score": risk,
+        "policy_verdict": _text(row.get("policy_verdict")),
+        "assigned_to": _text(row.get("assigned_to")),
+        "skill": _text(row.get("skill")),
+        "proposed_queue": _text(row.get("proposed_queue")),
+        "outbox": message or None,
+    }
+
+
+def _text(value: Any) -> str | None:
+    """A present, non-blank value as text; None, NaN and pd.NA as None."""
+    if value is None:
+        return None
+    try:
+        if value != value:
+            return None
+    except (TypeError, ValueError):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _as_mapping(item: Any) -> Mapping[str, Any]:
+    if isinstance(item, Mapping):
+        return item
+    if is_dataclass(item) and not isinstance(item, type):
+        return asdict(item)
+    if hasattr(item, "to_dict"):  # a pandas row
+        return item.to_dict()
+    raise TypeError(f"expected a mapping or a dataclass, got {type(item).__name__}")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)

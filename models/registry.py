@@ -98,13 +98,17 @@ class ModelRegistry:
             versions = self.client.search_model_versions(f"name = '{self.name}'")
         except MlflowException:
             return []
+        # Search results leave aliases out; the registered model holds the alias -> version map.
+        by_version: dict[int, list[str]] = {}
+        for alias, v in self.client.get_registered_model(self.name).aliases.items():
+            by_version.setdefault(int(v), []).append(alias)
         out = []
         for mv in sorted(versions, key=lambda v: int(v.version)):
             tags = mv.tags
             out.append(
                 VersionSummary(
                     version=int(mv.version),
-                    aliases=sorted(mv.aliases),
+                    aliases=sorted(by_version.get(int(mv.version), [])),
                     run_id=mv.run_id,
                     created=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
                     trained_by=tags.get("trained_by"),

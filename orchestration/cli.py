@@ -14,13 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 
-class CliError(Exception):
-    """Bad input from the user: exit 2, one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not argparse's usage block
-        raise CliError(f"{self.prog}: {message} (see --help)")
+from orchestration.commands import CliError
+from orchestration.commands import Parser as _Parser
 
 
 # ------------------------------------------------------------------ commands
@@ -47,23 +42,32 @@ def cmd_intake_parse(args) -> int:
 
 
 def cmd_sample_inbox(args) -> int:
-    from connectors.samples.inbox import generate_inbox
+    from connectors.samples.inbox import claims_for_inbox, generate_inbox
     from connectors.samples.policies import build_policy_table
 
     if args.count < 1:
         raise CliError("--count must be at least 1")
     now = _parse_as_of(args.as_of)
+    policies = build_policy_table()
+    # The mails render claims of the sample claims system the risk model trains on
+    # (its recent window), so live claims and training history are one world.
+    try:
+        claims = claims_for_inbox(policies, count=args.count, seed=args.seed, now=now)
+    except ValueError as err:  # a date the policy register does not cover
+        raise CliError(f"no sample claims as of {now.date()}: {err}") from None
     records = generate_inbox(
         args.count,
         args.seed,
         Path(args.out),
-        build_policy_table(),
+        policies,
         now=now,
         truth_path=Path(args.truth) if args.truth else None,
         progress=sys.stderr.isatty(),
+        claims=claims,
     )
     truth = Path(args.truth) if args.truth else Path(args.out) / "ground_truth.jsonl"
-    print(f"wrote {len(records)} e-mails to {args.out} and the ground truth to {truth}")
+    print(f"wrote {len(records)} e-mails ({len(claims)} claims of the sample claims system) to {args.out} "
+          f"and the ground truth to {truth}")
     return 0
 
 

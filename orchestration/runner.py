@@ -155,7 +155,7 @@ def run_demo(*, count: int, seed: int) -> int:
     from datetime import UTC, datetime
 
     from connectors.inbox import MaildirInbox
-    from connectors.samples.inbox import generate_inbox
+    from connectors.samples.inbox import claims_for_inbox, generate_inbox
     from connectors.samples.policies import build_policy_table
     from connectors.system_of_record import SqlPolicySystem
     from assets.project import system_of_record_path
@@ -173,8 +173,14 @@ def run_demo(*, count: int, seed: int) -> int:
     inbox.ensure()
     samples = home / "samples" / f"seed-{seed}"
     if not samples.exists():
+        from assets.training.assets import ClaimsHistoryConfig
+
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        generate_inbox(count, seed, samples, policies, now=now, truth_path=home / "samples" / f"seed-{seed}.jsonl")
+        # The mails render the recent claims of the same claims system `claims_history`
+        # trains on (same seed, the 60 days after its window), so the drift gate compares one world.
+        claims = claims_for_inbox(policies, count=count, seed=seed, now=now, claims_seed=ClaimsHistoryConfig().seed)
+        generate_inbox(count, seed, samples, policies, now=now, truth_path=home / "samples" / f"seed-{seed}.jsonl",
+                       claims=claims)
         for eml in sorted(samples.glob("*.eml")):
             inbox.deliver(eml.read_bytes(), name=eml.name)
         print(f"  inbox: delivered {count} sample e-mails to {inbox_dir() / 'new'}")

@@ -7,18 +7,17 @@ Every gate verdict is also written onto the model version in the registry, where
 import dagster as dg
 import pandas as pd
 
-from assets.monitoring.assets import DRIFT_REPORT, recent_window
+from assets.monitoring.assets import DRIFT_REPORT, assess_drift
 from assets.project import reports_dir
 from assets.resources import GovernanceResource, MlflowResource, SystemOfRecordResource, WarehouseResource
 from assets.training.assets import TRAINING_SET, load_training_set, registry_for
 from assets.training.gates import AccuracyPolicy, GateVerdict, accuracy_gate, drift_gate
 from models import risk
-from models.features import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
+from models.features import FEATURES, LABEL
 from models.lineage import download_onnx, frame_digest
 from models.onnx_export import onnx_predict
 from models.registry import CHAMPION
 from monitoring.cost import INPROCESS, cost_from_compute, cost_gate, measure_inprocess
-from monitoring.drift import ReferenceProfile, detect_drift
 
 MIN_TRAINING_ROWS = 1000
 
@@ -107,7 +106,7 @@ def deployment_gates(
     version = candidate["version"]
     threshold = candidate["review_threshold"]
     onnx_bytes = download_onnx(mlflow.tracking_uri, registry.name, version)
-    _, train_part, holdout = load_training_set(warehouse)
+    _, _, holdout = load_training_set(warehouse)
 
     def record(verdict: GateVerdict, extra: dict | None = None) -> dg.AssetCheckResult:
         registry.record_gate(version, verdict.gate, verdict.passed, {"reason": verdict.reason, **verdict.evidence})
@@ -136,13 +135,11 @@ def deployment_gates(
                  {k: float(v) for k, v in checks.items()})
 
     # Drift: the vectorised gate over the full window; the Evidently HTML goes into the run for people.
-    current = recent_window(warehouse, governance.drift_window_days)
-    if current.empty:
-        verdict = GateVerdict("drift", False, "no recent claims to compare with the training set")
-        yield record(verdict)
+    try:
+        _, current, drift = assess_drift(warehouse, governance)
+    except ValueError as err:
+        yield record(GateVerdict("drift", False, str(err)))
     else:
-        profile = ReferenceProfile.fit(train_part, NUMERIC_FEATURES, CATEGORICAL_FEATURES)
-        drift = detect_drift(profile, current, share_threshold=governance.drift_share_limit)
         verdict = drift_gate(drift.share_drifted, drift.drifted_columns, len(drift.columns),
                              governance.drift_share_limit)
         report = reports_dir() / DRIFT_REPORT

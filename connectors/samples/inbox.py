@@ -65,8 +65,9 @@ mail and training history come from one data-generating process. The first
 report without a number, in order of `reported_date` (frame order breaks
 ties): claim and policy number, incident date, loss type, amount and
 `photo_count` photos. The Date header is the reported day at a Paris-local
-hour from 07:00 to 22:59 (the same calendar day in every sender's zone),
-clamped to `now`; mails are numbered by received time. The amount is EUR;
+hour from 07:00 to 22:59 (the same calendar day in every sender's zone);
+claims reported after `now` are clamped, arriving between the last earlier
+claim mail and `now`. Mails are numbered by received time. The amount is EUR;
 mails in USD or GBP convert it at the `fx_rates` seed's rates (0.92 EUR per
 USD, 1.17 EUR per GBP) and the truth holds what the mail says. Photo quality
 shows in the pixels: below 0.35 every photo of the claim is degraded, below
@@ -106,6 +107,7 @@ import bisect
 import hashlib
 import html
 import io
+import itertools
 import json
 import math
 import multiprocessing
@@ -115,7 +117,7 @@ import re
 import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from email.generator import BytesGenerator
 from email.header import Header
 from email.mime.base import MIMEBase
@@ -132,7 +134,17 @@ import pandas as pd
 from tqdm import tqdm
 
 from connectors.samples import text as T
-from connectors.samples.photos import PhotoSpec, random_photo_spec, render_photo
+from connectors.samples.history import (
+    HISTORY_CLAIMS,
+    generate_claims_history,
+    history_periods,
+)
+from connectors.samples.photos import (
+    DEGRADATIONS,
+    PhotoSpec,
+    random_photo_spec,
+    render_photo,
+)
 
 INSURER_NAME = "Claimflow Assurances"
 INSURER_ADDR = "claims@claimflow-assurances.fr"
@@ -151,6 +163,21 @@ SHARE_FRENCH = 0.18
 SHARE_WITH_PHOTOS = 0.68  # of new claims
 SHARE_FORWARDED = 0.07  # of new claims, sent on by a broker
 SHARE_REPLY = 0.065  # of new claims, written as a reply to the insurer
+
+# Rendering claims of the claims system (`claims=`).
+CLAIMS_SYSTEM_SEED = 20260101  # the sample claims system's seed, as `ClaimsHistoryConfig.seed`
+EUR_PER_UNIT = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17}  # the dbt `fx_rates` seed
+LOW_PHOTO_QUALITY = 0.35  # below: every photo of the claim is degraded
+FAIR_PHOTO_QUALITY = 0.5  # below: one photo of the claim is degraded
+RECENT_DAYS = 60  # the claims system's recent window (`history_periods`)
+_NO_CLAIM_SORTS = (("out_of_office", 35), ("newsletter", 25), ("report_without_number", 40))
+_CLAIM_KINDS = ("new", "report_without_number")  # the mail kinds that render a claim of the frame
+_CLAIM_COLUMNS = ("claim_number", "policy_number", "incident_date", "reported_date", "loss_type",
+                  "estimated_amount", "photo_count", "photo_quality")
+# Paris-local hours a customer writes at; 07:00-22:59 Paris is the same calendar day in
+# UTC, London and New York, so the report delay reads the same in every zone.
+_LOCAL_HOURS = ((7, 3), (8, 6), (9, 9), (10, 10), (11, 10), (12, 7), (13, 7), (14, 9), (15, 9),
+                (16, 9), (17, 8), (18, 7), (19, 6), (20, 5), (21, 4), (22, 2))
 
 LOSS_WEIGHTS = {
     "auto_collision": 35, "auto_glass": 20, "liability": 12, "storm": 10,
@@ -295,6 +322,121 @@ class _Claim:
     incident: date
     amount_cents: int
     plate: str
+
+
+@dataclass(frozen=True)
+class _ClaimRow:
+    """One claim of the claims system, as a new-claim mail renders it."""
+
+    claim_number: str
+    year: int
+    serial: int
+    policy_number: str
+    incident: date
+    reported: date
+    loss_type: str
+    amount_eur: float
+    photo_count: int
+    photo_quality: float | None
+
+
+_CLAIM_NUMBER = re.compile(r"CLM-(\d{4})-(\d{6})")
+_POLICY_NUMBER = re.compile(r"POL-[1-9]\d{6}")
+
+
+def _as_date(value, column: str, claim: str) -> date:
+    if value is None or pd.isna(value):
+        raise ValueError(f"claims: {claim} has no {column}")
+    return pd.Timestamp(value).date()
+
+
+def _claim_rows(claims: pd.DataFrame, limit: int) -> list[_ClaimRow]:
+    """The first `limit` rows of `claims`, checked, in order of reported date (frame order on ties)."""
+    missing = [c for c in _CLAIM_COLUMNS if c not in claims.columns]
+    if missing:
+        raise ValueError(f"claims: missing column(s) {', '.join(missing)}")
+    amount_column = "estimated_amount_eur" if "estimated_amount_eur" in claims.columns else "estimated_amount"
+    rows = []
+    for rec in claims.head(limit).to_dict("records"):
+        number = str(rec["claim_number"])
+        match = _CLAIM_NUMBER.fullmatch(number)
+        if not match:
+            raise ValueError(f"claims: claim number {number!r} is not CLM-YYYY-NNNNNN")
+        if not _POLICY_NUMBER.fullmatch(str(rec["policy_number"])):
+            raise ValueError(f"claims: {number} has policy number {rec['policy_number']!r}, not POL-NNNNNNN")
+        if rec["loss_type"] not in T.LOSS_TYPES:
+            raise ValueError(f"claims: {number} has unknown loss type {rec['loss_type']!r}")
+        amount = rec[amount_column]
+        if amount is None or pd.isna(amount) or amount <= 0:
+            raise ValueError(f"claims: {number} has no positive {amount_column}")
+        incident = _as_date(rec["incident_date"], "incident_date", number)
+        reported = _as_date(rec["reported_date"], "reported_date", number)
+        if reported < incident:
+            raise ValueError(f"claims: {number} is reported on {reported}, before its incident on {incident}")
+        quality = rec["photo_quality"]
+        rows.append(_ClaimRow(
+            claim_number=number, year=int(match[1]), serial=int(match[2]), policy_number=str(rec["policy_number"]),
+            incident=incident, reported=reported, loss_type=rec["loss_type"], amount_eur=float(amount),
+            photo_count=int(rec["photo_count"]),
+            photo_quality=None if quality is None or pd.isna(quality) else float(quality),
+        ))
+    return sorted(rows, key=lambda row: row.reported)
+
+
+def _inbox_rng(seed: int) -> random.Random:
+    return random.Random(f"claimflow-inbox:{seed}")
+
+
+def _schedule(rng: random.Random, count: int) -> list[tuple[str, bool]]:
+    """Per mail, in claims mode, what it is: (kind or no-claim sort, odd new claim). The first draws of a seed."""
+    slots = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < SHARE_FOLLOW_UP:
+            slots.append(("follow_up", False))
+        elif roll < SHARE_FOLLOW_UP + SHARE_DUPLICATE:
+            slots.append(("duplicate", False))
+        elif roll < SHARE_FOLLOW_UP + SHARE_DUPLICATE + SHARE_NO_CLAIM:
+            slots.append((_weighted(rng, _NO_CLAIM_SORTS), False))
+        else:
+            slots.append(("new", roll < SHARE_FOLLOW_UP + SHARE_DUPLICATE + SHARE_NO_CLAIM + SHARE_ODD))
+    return slots
+
+
+def claims_needed(count: int, seed: int) -> int:
+    """How many claims `generate_inbox(count, seed, ..., claims=...)` renders (new claims and reports)."""
+    return sum(kind in _CLAIM_KINDS for kind, _ in _schedule(_inbox_rng(seed), count))
+
+
+def claims_for_inbox(
+    policies: pd.DataFrame, *, count: int, seed: int, now: datetime, claims_seed: int = CLAIMS_SYSTEM_SEED,
+) -> pd.DataFrame:
+    """The claims a `count`-mail inbox at `now` renders, drawn from the sample claims system.
+
+    The recent window of `history_periods(policies, seed=claims_seed, today=<now's UTC
+    day>)`: incidents in the 60 days before today, at the history's claim rate, with
+    `prior_claims` counted in the history as the `claims_history` asset draws it
+    (30,000 claims on [today - 61 d - 3 y, today - 61 d], seed `claims_seed`).
+    `claims_needed(count, seed)` of those claims are picked at random (seeded by
+    `seed`), so the mail spans the whole window, and sorted by reported date; claims
+    reported after today are clamped by `generate_inbox`. A window too small for
+    `count` is drawn denser: same dates and seed, more claims.
+    """
+    today = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC).date()
+    history_end = today - timedelta(days=RECENT_DAYS + 1)
+    history = generate_claims_history(
+        policies, n=HISTORY_CLAIMS, seed=claims_seed, start=history_end - timedelta(days=3 * 365), end=history_end,
+    )
+    need = claims_needed(count, seed)
+    _, recent = history_periods(policies, seed=claims_seed, today=today)
+    # history_periods' own history starts a day later than the asset's, which moves
+    # prior_claims only: redraw the window (same claims) counting the asset's history.
+    recent = generate_claims_history(
+        policies, n=max(len(recent), need), seed=claims_seed + 1, start=today - timedelta(days=RECENT_DAYS),
+        end=today - timedelta(days=1), earlier_claims=history,
+    )
+    pick = np.sort(np.random.default_rng([seed, 0xC1A1]).choice(len(recent), size=need, replace=False))
+    return recent.iloc[pick].sort_values("reported_date", kind="stable").reset_index(drop=True)
 
 
 def _encodable(text: str, charset: str) -> bool:
@@ -579,8 +721,10 @@ def _render_chunk(plans: list[dict], out_dir: str) -> list[dict]:
 class _Planner:
     """Draws every mail's content in one sequential pass (the only use of randomness)."""
 
-    def __init__(self, seed: int, policies: pd.DataFrame, now: datetime):
-        self.rng = random.Random(f"claimflow-inbox:{seed}")
+    def __init__(self, seed: int, policies: pd.DataFrame, now: datetime, claims: pd.DataFrame | None = None):
+        self.rng = _inbox_rng(seed)
+        self.seed = seed
+        self.claims = claims
         self.now = now if now.tzinfo else now.replace(tzinfo=UTC)
         cutoff = (self.now - timedelta(days=76)).date()
         status = policies["status"].to_numpy()
@@ -596,6 +740,8 @@ class _Planner:
         self.emails = policies["holder_email"].tolist()
         self.phones = policies["holder_phone"].tolist()
         self.covers = [c.split(",") for c in policies["covered_loss_types"].tolist()]
+        self.statuses = policies["status"].tolist()
+        self.row_of = {number: row for row, number in enumerate(self.numbers)}
         self.plans: list[dict] = []
         self.originals: list[int] = []  # new claims that follow-ups and duplicates may point at
         self.original_times: list[datetime] = []
@@ -650,11 +796,17 @@ class _Planner:
             return f"DSC0{r.randint(1000, 9999)}.JPG"
         return f"dégâts voiture {n}.jpg" if lang == "fr" else f"damage {n}.jpg"
 
-    def photos(self, n: int, when: datetime, lang: str, tags: set, index: int, allow_reuse: bool) -> list[dict]:
+    def photos(self, n: int, when: datetime, lang: str, tags: set, index: int, allow_reuse: bool,
+               quality: float | None = None) -> list[dict]:
+        """`n` new photos; with a claim's `quality` (claims mode) its degradations follow the quality."""
         r = self.rng
         out = []
+        spoiled = self.spoiled_photos(n, quality) if self.claims is not None else None
         for k in range(1, n + 1):
-            degradation = _weighted(r, ((None, 88), ("blurred", 5), ("dark", 4), ("tiny", 3)))
+            if spoiled is None:
+                degradation = _weighted(r, ((None, 88), ("blurred", 5), ("dark", 4), ("tiny", 3)))
+            else:
+                degradation = r.choice(DEGRADATIONS) if k - 1 in spoiled else None
             spec = self.photo_spec(degradation)
             if degradation:
                 tags.add("degraded_photo")
@@ -675,9 +827,20 @@ class _Planner:
                 self.photo_bank.append((index, att["spec"]))
         return out
 
+    def spoiled_photos(self, n: int, quality: float | None) -> set[int]:
+        """Which of a claim's `n` photos are degraded: all below LOW_PHOTO_QUALITY, one below FAIR."""
+        if quality is None or n == 0 or quality >= FAIR_PHOTO_QUALITY:
+            return set()
+        if quality < LOW_PHOTO_QUALITY:
+            return set(range(n))
+        return {self.rng.randrange(n)}
+
     # ---- facts
-    def new_claim(self, index: int, when_utc: datetime, *, min_offset: int = 0) -> tuple[_Claim, set, datetime]:
-        """Facts of a new claim, and the received time in the sender's time zone."""
+    def new_claim(self, index: int, when_utc: datetime, *, min_offset: int = 0,
+                  row: _ClaimRow | None = None) -> tuple[_Claim, set, datetime]:
+        """Facts of a new claim (drawn, or the claims system's `row`), and the received time in the sender's zone."""
+        if row is not None:
+            return self.claim_from_row(index, when_utc, row)
         r = self.rng
         tags: set = set()
         roll = r.random()
@@ -731,6 +894,53 @@ class _Planner:
             policy7=policy7, policy_status=status, name=name, email=email, phone=phone, lang=lang,
             currency=currency, loss_type=loss, clause=r.choice(T.LOSS_CLAUSES[loss][lang]),
             incident=incident, amount_cents=cents, plate=T.random_plate(r),
+        )
+        return claim, tags, when
+
+    def unknown_holder(self) -> tuple[str, str, str, str]:
+        """A policy number the register does not hold, and a stranger's name, e-mail and phone."""
+        r = self.rng
+        while True:
+            policy7 = str(r.randint(1_000_000, 9_999_999))
+            if f"POL-{policy7}" not in self.known:
+                break
+        name = T.random_name(r)
+        return policy7, name, T.email_for(name, r), T.random_fr_mobile(r)
+
+    def claim_from_row(self, index: int, when_utc: datetime, row: _ClaimRow) -> tuple[_Claim, set, datetime]:
+        """The facts of a claims-system claim; who writes, in which language and currency is drawn."""
+        r = self.rng
+        tags: set = set()
+        found = self.row_of.get(row.policy_number)
+        if found is None or r.random() < SHARE_UNKNOWN_POLICY:
+            status = "unknown"
+            stranger_policy7, name, email, phone = self.unknown_holder()
+            policy7 = row.policy_number[4:] if found is None else stranger_policy7
+            tags.add("unknown_policy")
+        else:
+            status = self.statuses[found]
+            if status == "lapsed":
+                tags.add("lapsed_policy")
+            policy7 = row.policy_number[4:]
+            name = self.names[found]
+            email = self.emails[found] if r.random() < 0.8 else T.email_for(name, r)
+            phone = self.phones[found] if r.random() < 0.75 else T.random_fr_mobile(r)
+        currency = _weighted(r, (("EUR", 89), ("USD", 6), ("GBP", 5)))
+        if currency != "EUR":
+            tags.add(f"currency:{currency}")
+            if r.random() < 0.5:
+                phone = T.random_us_phone(r) if currency == "USD" else T.random_uk_phone(r)
+        lang = "en" if currency != "EUR" or r.random() >= SHARE_FRENCH else "fr"
+        when = when_utc.astimezone(self.sender_tz(currency))
+        if when.date() < row.incident:  # only a time clamped to `now`: Paris is on the incident's day by then
+            when = when_utc.astimezone(PARIS)
+        self.serials.add((row.year, row.serial))
+        claim = _Claim(
+            index=index, claim_number=row.claim_number, year=row.year, serial=row.serial,
+            policy7=policy7, policy_status=status, name=name, email=email, phone=phone, lang=lang,
+            currency=currency, loss_type=row.loss_type, clause=r.choice(T.LOSS_CLAUSES[row.loss_type][lang]),
+            incident=row.incident, amount_cents=round(row.amount_eur * 100 / EUR_PER_UNIT[currency]),
+            plate=T.random_plate(r),
         )
         return claim, tags, when
 
@@ -1034,15 +1244,19 @@ class _Planner:
         base.update(fields)
         return base
 
-    def plan_new(self, index: int, when_utc: datetime, odd_bucket: bool) -> dict:
+    def plan_new(self, index: int, when_utc: datetime, odd_bucket: bool, row: _ClaimRow | None = None) -> dict:
         r = self.rng
         odd: set = set()
         if odd_bucket:
             while len(odd) < (1 if r.random() < 0.6 else 2):
                 odd.add(_weighted(r, _ODD))
+        if row is not None and not row.photo_count and "minimal_body" in odd:
+            # A photos-only mail needs photos; this claim has none.
+            odd.discard("minimal_body")
+            odd.add(_weighted(r, [pair for pair in _ODD if pair[0] != "minimal_body"]))
         forwarded = r.random() < SHARE_FORWARDED and "minimal_body" not in odd
         reply = not forwarded and r.random() < SHARE_REPLY
-        c, tags, when = self.new_claim(index, when_utc, min_offset=1 if forwarded else 0)
+        c, tags, when = self.new_claim(index, when_utc, min_offset=1 if forwarded else 0, row=row)
         if odd & {"wrong_charset", "raw_8bit_headers"} and c.currency == "EUR":
             c.lang = "fr"
             c.clause = r.choice(T.LOSS_CLAUSES[c.loss_type]["fr"])
@@ -1057,11 +1271,14 @@ class _Planner:
         tags.update(odd)
 
         photo_n = 0
-        if "minimal_body" in odd or r.random() < SHARE_WITH_PHOTOS:
+        if row is not None:
+            photo_n = row.photo_count
+        elif "minimal_body" in odd or r.random() < SHARE_WITH_PHOTOS:
             photo_n = _weighted(r, ((1, 30), (2, 30), (3, 24), (4, 16)))
         extra_doc = "pdf" if r.random() < 0.06 else "zip" if r.random() < 0.03 else None
         photo_when = datetime.combine(c.incident, datetime.min.time()).replace(hour=r.randint(7, 20))
-        plan["attachments"] = self.photos(photo_n, photo_when, c.lang, tags, index, allow_reuse=True)
+        plan["attachments"] = self.photos(photo_n, photo_when, c.lang, tags, index, allow_reuse=True,
+                                          quality=row.photo_quality if row else None)
         if photo_n:
             tags.add("photos")
 
@@ -1141,6 +1358,8 @@ class _Planner:
         cabinet, broker_addr, broker_phone = r.choice(BROKERS)
         agent = T.random_name(r)
         sent = (when - timedelta(minutes=r.randint(5, 360))).astimezone(PARIS)
+        if sent.date() < c.incident:  # a loss reported the day it happened: the customer wrote after it
+            sent = max(when.astimezone(PARIS) - timedelta(minutes=5), datetime.combine(c.incident, time(0, 5), PARIS))
         style = r.random()
         customer = f"{c.name} <{c.email}>"
         if style < 0.45:
@@ -1233,17 +1452,32 @@ class _Planner:
                                       ("date", 0.1), ("nudge", 0.2)) if r.random() < p] or ["nudge"]
         if (when.date() - c.incident).days > 45:  # stated incident dates stay within 45 days of receipt
             items = [item for item in items if item != "date"] or ["nudge"]
+        # Claims mode: the claims system counts every photo of the claim, so a follow-up
+        # re-sends the claim's own photos (same bytes) instead of adding new ones.
+        own = [a for a in orig["attachments"] if a["type"] == "photo" and "reused_from_index" not in a]
+        if self.claims is not None and not own:
+            items = [item for item in items if item != "photos"] or ["nudge"]
         fields: dict = {}
         sentences: list[str] = []
         photo_n = 0
-        if "photos" in items:
+        resent: list[dict] = []
+        if "photos" in items and self.claims is not None:
+            resent = r.sample(own, min(len(own), _weighted(r, ((1, 40), (2, 35), (3, 25)))))
+            sentences.append(self.typo(st, r.choice(
+                ("Here are the photos again, in case they did not come through.", "I am sending the photos again.")
+                if en else ("Je vous renvoie les photos, au cas où elles ne seraient pas arrivées.",
+                            "Je vous renvoie les photos du sinistre."))))
+        elif "photos" in items:
             photo_n = _weighted(r, ((1, 40), (2, 35), (3, 25)))
             sentences.append(self.typo(st, r.choice(
                 ("Here are more photos of the damage.", "As promised, here are the photos.") if en
                 else ("Voici des photos supplémentaires.", "Comme promis, voici les photos."))))
         if "amount" in items:
-            lo, hi = AMOUNT_RANGES[c.loss_type]
-            cents = round(math.exp(r.uniform(math.log(lo), math.log(hi))) * 100)
+            if self.claims is not None:
+                cents = c.amount_cents
+            else:
+                lo, hi = AMOUNT_RANGES[c.loss_type]
+                cents = round(math.exp(r.uniform(math.log(lo), math.log(hi))) * 100)
             style = _weighted(r, T.AMOUNT_STYLES[c.currency])
             if style == "euros_word" and cents % 100:
                 style = "eur_code_continental"
@@ -1301,8 +1535,16 @@ class _Planner:
                     references=" ".join(filter(None, (orig.get("references"), orig["message_id"]))),
                     follow_up_of_index=orig["index"], policy_status=c.policy_status, claim=c)
         photo_when = when.replace(tzinfo=None) - timedelta(hours=r.randint(1, 30))
-        plan["attachments"] = self.photos(photo_n, photo_when, c.lang, tags, index, allow_reuse=False)
-        if photo_n:
+        plan["attachments"] = self.photos(photo_n, photo_when, c.lang, tags, index, allow_reuse=False) + [
+            dict(a) for a in resent]
+        for att in resent:
+            if att["spec"].degradation:
+                tags.add("degraded_photo")
+            if att["spec"].fmt == "png":
+                tags.add("png_photo")
+            if not att["filename"].isascii():
+                tags.add("non_ascii_filename")
+        if plan["attachments"]:
             tags.add("photos")
         plan["expected"] = self.expected(claim_number=c.claim_number, contact_email=orig["from_addr"], **fields)
         return self.finalize(plan, blocks)
@@ -1318,9 +1560,9 @@ class _Planner:
         plan["attachments"] = [{k: v for k, v in a.items() if k != "reused_from_index"} for a in orig["attachments"]]
         return plan
 
-    def plan_no_claim(self, index: int, when_utc: datetime) -> dict:
+    def plan_no_claim(self, index: int, when_utc: datetime, sort: str | None = None) -> dict:
         r = self.rng
-        sort = _weighted(r, (("out_of_office", 35), ("newsletter", 25), ("report_without_number", 40)))
+        sort = sort or _weighted(r, _NO_CLAIM_SORTS)
         if sort == "report_without_number":
             return self.plan_report(index, when_utc)
         row = int(self.active_pool[r.randrange(len(self.active_pool))])
@@ -1371,10 +1613,10 @@ class _Planner:
                     policy_status="unknown", expected=self.expected())
         return self.finalize(plan, blocks, force_mode=mode)
 
-    def plan_report(self, index: int, when_utc: datetime) -> dict:
+    def plan_report(self, index: int, when_utc: datetime, row: _ClaimRow | None = None) -> dict:
         """A customer who wants to declare a claim but has no claim number yet."""
         r = self.rng
-        c, tags, when = self.new_claim(index, when_utc)
+        c, tags, when = self.new_claim(index, when_utc, row=row)
         plan = self.base_plan(index, "no_claim_number", when, c.lang)
         tags |= plan["tags"] | {"report_without_number"}
         plan["tags"] = tags
@@ -1400,9 +1642,13 @@ class _Planner:
         first.append("What do I need to do? I don't have a claim number yet." if en
                      else "Que dois-je faire ? Je n'ai pas encore de numéro de sinistre.")
         blocks = [("p", [self.greeting(c.lang, when)]), ("p", [" ".join(first)]), self.signature(c.name, c.lang, None)]
-        photo_n = _weighted(r, ((1, 50), (2, 50))) if r.random() < 0.3 else 0
+        if row is not None:
+            photo_n = row.photo_count
+        else:
+            photo_n = _weighted(r, ((1, 50), (2, 50))) if r.random() < 0.3 else 0
         photo_when = datetime.combine(c.incident, datetime.min.time()).replace(hour=r.randint(7, 20))
-        plan["attachments"] = self.photos(photo_n, photo_when, c.lang, tags, index, allow_reuse=False)
+        plan["attachments"] = self.photos(photo_n, photo_when, c.lang, tags, index, allow_reuse=False,
+                                          quality=row.photo_quality if row else None)
         if photo_n:
             tags.add("photos")
         subject = r.choice(("I want to report a claim", "How do I declare a claim?", "New accident - what should I do?")
@@ -1441,6 +1687,8 @@ class _Planner:
         return None
 
     def plan(self, count: int) -> list[dict]:
+        if self.claims is not None:
+            return self.plan_claims(count)
         r = self.rng
         for index, when in enumerate(self.received_times(count)):
             roll = r.random()
@@ -1460,6 +1708,73 @@ class _Planner:
             self.plans.append(plan)
         return self.plans
 
+    def reported_times(self, rows: list[_ClaimRow]) -> list[datetime]:
+        """UTC received times of the claim mails, in the rows' order: each on its reported day at a Paris-local hour.
+
+        Claims reported after `now` (a recent window carries its future) are clamped:
+        they arrive between the last earlier claim mail (or `now`'s midnight) and `now`.
+        """
+        r = self.rng
+        today = self.now.astimezone(UTC).date()
+        late = next((row for row in rows if row.incident > today), None)
+        if late is not None:
+            raise ValueError(f"claims: {late.claim_number} has its incident on {late.incident}, after now ({today})")
+        times: list[datetime] = []
+        for day, group in itertools.groupby(rows, key=lambda row: row.reported):
+            times += sorted(
+                datetime.combine(day, time(_weighted(r, _LOCAL_HOURS), r.randrange(60), r.randrange(60)), PARIS)
+                .astimezone(UTC)
+                for _ in group
+            )
+        on_time = [t for t in times if t <= self.now]  # a prefix: times ascend
+        if len(on_time) < len(times):
+            floor = max(on_time + [datetime.combine(today, time(0), UTC)])
+            span = max((self.now - floor).total_seconds(), 0.0)
+            clamped = sorted(self.now - timedelta(seconds=r.uniform(0, span)) for _ in range(len(times) - len(on_time)))
+            times = on_time + [max(t.replace(microsecond=0), floor) for t in clamped]
+        return times
+
+    def plan_claims(self, count: int) -> list[dict]:
+        """Claims mode: mails render the frame's claims at their reported dates; other mails fall in between."""
+        r = self.rng
+        slots = _schedule(r, count)
+        consumers = [i for i, (kind, _) in enumerate(slots) if kind in _CLAIM_KINDS]
+        if len(consumers) > len(self.claims):
+            raise ValueError(
+                f"claims: {count} e-mails with seed {self.seed} render {len(consumers)} claims "
+                f"(new claims and reports without a number), the frame has {len(self.claims)}"
+            )
+        rows = _claim_rows(self.claims, len(consumers))
+        times: list[datetime | None] = [None] * count
+        row_of: dict[int, _ClaimRow] = {}
+        rank: dict[int, int] = {}
+        for k, (slot, row, when) in enumerate(zip(consumers, rows, self.reported_times(rows))):
+            times[slot], row_of[slot], rank[slot] = when, row, k
+        first = min((t for t in times if t is not None), default=self.now - timedelta(days=30))
+        span = max((self.now - first).total_seconds(), 0.0)
+        for slot in range(count):
+            if times[slot] is None:
+                times[slot] = (first + timedelta(seconds=r.uniform(0, span))).replace(microsecond=0)
+        # Claim mails keep the rows' order even where two share a second.
+        order = sorted(range(count), key=lambda i: (times[i], i not in rank, rank.get(i, i)))
+        for index, slot in enumerate(order):
+            kind, odd = slots[slot]
+            when = times[slot]
+            plan = None
+            if kind == "new":
+                plan = self.plan_new(index, when, odd, row=row_of[slot])
+            elif kind == "report_without_number":
+                plan = self.plan_report(index, when, row=row_of[slot])
+            elif kind in ("follow_up", "duplicate"):
+                orig = self.pick_original(when, resend=kind == "duplicate")
+                if orig is not None:
+                    plan = (self.plan_duplicate if kind == "duplicate" else self.plan_follow_up)(index, when, orig)
+            if plan is None:  # no-claim mail, or nothing earlier to follow up: a mail about no claim
+                sort = kind if kind in ("out_of_office", "newsletter") else _weighted(r, _NO_CLAIM_SORTS[:2])
+                plan = self.plan_no_claim(index, when, sort=sort)
+            self.plans.append(plan)
+        return self.plans
+
 
 _WORKER_KEYS = ("index", "attachments", "charset", "cte", "wrong_charset", "body_mode", "text", "html",
                 "boundary", "raw_8bit_headers", "from_name", "from_addr", "name_charset", "to", "cc",
@@ -1476,18 +1791,22 @@ def generate_inbox(
     truth_path: Path | None = None,
     progress: bool = False,
     workers: int | None = None,
+    claims: pd.DataFrame | None = None,
 ) -> list[dict]:
     """Write `count` claim e-mails into `out_dir` and their ground truth; return the truth records.
 
     `policies` is the system-of-record table (`build_policy_table`). `now`
-    anchors the received dates (the 30 days before it); a naive `now` is UTC.
-    `workers` processes render photos and MIME (default: 2 for large inboxes,
-    in-process below 400 mails); the output does not depend on it.
+    anchors the received dates (the 30 days before it, without `claims`); a naive `now` is UTC.
+    `claims` (columns of `generate_claims_history`, e.g. from `claims_for_inbox`)
+    makes the mails render those claims at their reported dates instead of
+    drawing their own (module docstring); it needs `claims_needed(count, seed)`
+    rows, else ValueError. `workers` processes render photos and MIME (default:
+    2 for large inboxes, in-process below 400 mails); the output does not depend on it.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     truth_path = Path(truth_path) if truth_path else out_dir / "ground_truth.jsonl"
-    plans = _Planner(seed, policies, now).plan(count)
+    plans = _Planner(seed, policies, now, claims).plan(count)
+    out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [{k: p[k] for k in _WORKER_KEYS} for p in plans]
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if count >= 400 else 1

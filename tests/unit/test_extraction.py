@@ -1,17 +1,20 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from models.extraction import (
+    EXTRACTOR_VERSION,
     ExtractionRules,
     extract_fields,
     find_dates,
+    is_canonical_claim_number,
+    is_canonical_policy_number,
     parse_number,
     split_regions,
 )
 
-RECEIVED = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)
+RECEIVED = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)  # a Friday
 
 
 def fields(text: str, subject: str = "Claim", sender: str | None = "jean@example.fr", **kw):
@@ -103,11 +106,14 @@ def test_quoted_earlier_mail_does_not_override_the_new_text():
     assert got.claim_number == "CLM-2026-000777"
 
 
-def test_fields_only_in_quoted_text_are_found_with_lower_confidence():
-    text = "Any news?\n\n> Claim CLM-2026-000555, policy POL-1111111\n"
+def test_quoted_text_gives_only_a_follow_ups_claim_number_and_with_lower_confidence():
+    # Convention change (rules-2): quoted earlier mail is never a source of fields; only the
+    # claim number may come from it, to link a follow-up that states it nowhere else.
+    text = "Any news?\n\n> Claim CLM-2026-000555, policy POL-1111111, crash on 02/03/2026, EUR 900.\n"
     got = fields(text, subject="Re: my claim")
-    assert got.policy_number == "POL-1111111"
-    assert got.confidence["policy_number"] < 0.9
+    assert got.claim_number == "CLM-2026-000555"
+    assert got.confidence["claim_number"] < 0.9
+    assert (got.policy_number, got.incident_date, got.estimated_amount, got.loss_type) == (None,) * 4
 
 
 def test_a_broker_forward_takes_the_customers_address_as_contact():
@@ -165,3 +171,331 @@ def test_regions_separate_new_text_from_quotes():
 def test_find_dates_infers_a_missing_year_from_the_received_date():
     [(_, d, conf, inferred)] = find_dates("on the 2nd of December", date(2026, 3, 20))
     assert d == date(2025, 12, 2) and inferred and conf < 0.9
+
+
+def test_the_extractor_version_names_the_second_rule_set():
+    assert EXTRACTOR_VERSION == "rules-2"
+
+
+# ---------------------------------------------------------------- claim numbers
+
+
+@pytest.mark.parametrize("written", ["CLM-2026-1234567", "clm 2026 12345678", "CLM20261234567"])
+def test_a_claim_serial_of_seven_digits_or_more_is_malformed(written):
+    assert fields(f"About {written}, thanks.").claim_number is None
+
+
+def test_a_malformed_claim_number_in_the_new_text_is_not_replaced_by_a_quoted_one():
+    text = "Claim CLM-2026-12345678, my car was hit.\n\nOn Mon, 2 Mar 2026, Claims <c@insurer.fr> wrote:\n> CLM-2025-000001"
+    assert fields(text, subject="Re: claim").claim_number is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("N° de sinistre : 2026/000123", "CLM-2026-000123"),
+        ("Référence sinistre 2026/000123", "CLM-2026-000123"),
+        ("Dossier 2026/000123", "CLM-2026-000123"),
+        ("Claim ref: 2026/000123", "CLM-2026-000123"),
+        ("I paid 2026/000123 last year", None),
+    ],
+)
+def test_a_year_slash_serial_is_a_claim_number_only_after_a_claim_label(text, expected):
+    assert fields(text).claim_number == expected
+
+
+def test_a_claim_number_in_the_subject_counts_as_the_mails_own_text():
+    text = "Here are more photos.\n\n> You opened claim CLM-2025-000001 last year."
+    got = fields(text, subject="Re: Claim CLM-2026-000321 - Collision")
+    assert got.claim_number == "CLM-2026-000321"
+
+
+def test_canonical_forms_are_recognised():
+    assert is_canonical_claim_number("CLM-2026-000123") and not is_canonical_claim_number("CLM-2026-123")
+    assert is_canonical_policy_number("POL-1234567") and not is_canonical_policy_number("POL-123456")
+
+
+# ---------------------------------------------------------------- policy numbers
+
+
+@pytest.mark.parametrize("written", ["POL-123456", "POL-12345678", "POL-0123456", "Policy number: 123456789"])
+def test_a_policy_number_of_another_digit_count_or_with_a_leading_zero_is_malformed(written):
+    assert fields(f"My contract: {written}.").policy_number is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("N° de contrat : 1234567", "POL-1234567"),
+        ("Mon numéro de contrat est le 1234567.", "POL-1234567"),
+        ("N° de police 1234567", "POL-1234567"),
+        ("Contract number - 1234567", "POL-1234567"),
+        ("My polciy nubmer is 1234567.", "POL-1234567"),  # one typo per label word
+        ("Call me back, my code is 1234567.", None),
+    ],
+)
+def test_bare_policy_digits_need_a_policy_label(text, expected):
+    assert fields(text).policy_number == expected
+
+
+def test_two_different_policy_numbers_lower_the_confidence():
+    one = fields("Policy POL-1234567.")
+    two = fields("Policy POL-1234567, or maybe POL-7654321.")
+    assert two.confidence["policy_number"] < one.confidence["policy_number"]
+
+
+# ---------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("yesterday", date(2026, 3, 19)),
+        ("last night", date(2026, 3, 19)),
+        ("this morning", date(2026, 3, 20)),
+        ("hier soir", date(2026, 3, 19)),
+        ("avant-hier", date(2026, 3, 18)),
+        ("ce matin", date(2026, 3, 20)),
+        ("on Monday", date(2026, 3, 16)),
+        ("lundi dernier", date(2026, 3, 16)),
+    ],
+)
+def test_relative_dates_count_from_the_received_day(written, expected):
+    got = fields(f"My car was hit {written} in Lyon.")
+    assert got.incident_date == expected
+    assert got.confidence["incident_date"] < 0.9
+
+
+def test_a_relative_date_near_midnight_utc_is_less_certain():
+    noon = extract_fields(subject="Claim", text="My car was hit yesterday.", sender=None, received_at=RECEIVED)
+    late = extract_fields(
+        subject="Claim", text="My car was hit yesterday.", sender=None,
+        received_at=datetime(2026, 3, 20, 23, 30, tzinfo=UTC),
+    )
+    assert noon.incident_date == late.incident_date == date(2026, 3, 19)
+    assert late.confidence["incident_date"] < noon.confidence["incident_date"]
+
+
+def test_a_written_date_may_be_the_writers_next_day_when_received_at_is_utc():
+    # 23:30 UTC is already the next day in Paris.
+    late = datetime(2026, 3, 20, 23, 30, tzinfo=UTC)
+    got = extract_fields(subject="Claim", text="Crash on 21/03/2026.", sender=None, received_at=late)
+    assert got.incident_date == date(2026, 3, 21)
+    paris = late.astimezone(timezone(timedelta(hours=1)))
+    got = extract_fields(subject="Claim", text="Crash on 22/03/2026.", sender=None, received_at=paris)
+    assert got.incident_date is None
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("le 1er mars 2026", date(2026, 3, 1)),
+        ("le mercredi 4 mars 2026", date(2026, 3, 4)),
+        ("le 4 févr. 2026", date(2026, 2, 4)),
+        ("on Wednesday 4 March 2026", date(2026, 3, 4)),
+        ("on 4 Mar 2026", date(2026, 3, 4)),
+        ("on 03/03/26", date(2026, 3, 3)),
+        ("on 3/3/2026", date(2026, 3, 3)),
+        ("on March 4th", date(2026, 3, 4)),
+    ],
+)
+def test_written_dates_in_english_and_french(written, expected):
+    assert fields(f"Le sinistre est survenu {written}.").incident_date == expected
+
+
+def test_a_date_without_a_year_is_the_latest_such_day_not_after_the_mail():
+    assert fields("It happened on the 21st of March.").incident_date == date(2025, 3, 21)
+    assert fields("It happened on the 19th of March.").incident_date == date(2026, 3, 19)
+
+
+def test_a_purchase_date_is_not_the_incident_date():
+    got = fields("I bought the car on 12/05/2021. It was hit on 15/03/2026.")
+    assert got.incident_date == date(2026, 3, 15)
+    got = fields("J'ai acheté la voiture le 3 avril 2022. Elle a été rayée le 10 mars 2026.")
+    assert got.incident_date == date(2026, 3, 10)
+
+
+def test_dates_in_quoted_text_are_never_the_incident_date():
+    text = "My car was damaged, see photos.\n\nLe lun. 2 mars 2026 à 10:00, Claims <c@insurer.fr> a écrit :\nDate: 01/03/2026"
+    assert fields(text).incident_date is None
+
+
+# ---------------------------------------------------------------- amounts
+
+
+@pytest.mark.parametrize(
+    ("written", "amount", "currency"),
+    [
+        ("1\u202f234,56\u00a0€", "1234.56", "EUR"),
+        ("1234,56€", "1234.56", "EUR"),
+        ("US$1,234", "1234.00", "USD"),
+        ("1,234.50 USD", "1234.50", "USD"),
+        ("GBP 1,234.00", "1234.00", "GBP"),
+        ("€1,234", "1234.00", "EUR"),
+    ],
+)
+def test_thousands_are_grouped_by_three_digits_and_decimals_have_two(written, amount, currency):
+    got = fields(f"The garage quoted {written}.")
+    assert (got.estimated_amount, got.currency) == (Decimal(amount), currency)
+
+
+def test_an_excess_alone_is_no_estimated_amount():
+    got = fields("My car was hit on 10/03/2026. Je sais que ma franchise est de 300,00 €.")
+    assert (got.estimated_amount, got.currency) == (None, None)
+
+
+def test_mileage_times_and_plates_are_not_amounts():
+    got = fields("The car has 84 000 km, plate AB-123-CD, it was 14:30. Estimate: 2 450 €.")
+    assert got.estimated_amount == Decimal("2450.00")
+
+
+def test_a_paid_amount_in_a_quoted_reply_is_not_the_estimate():
+    text = (
+        "Here is my claim CLM-2026-000777, the windscreen cracked.\n\n"
+        "On Mon, 16 Mar 2026 at 10:00, Claims <claims@insurer.fr> wrote:\n\n"
+        "Your previous claim CLM-2025-000001 was closed and EUR 1.850,00 was paid.\n"
+    )
+    got = fields(text, subject="Re: Your claim declaration")
+    assert (got.claim_number, got.estimated_amount) == ("CLM-2026-000777", None)
+
+
+# ---------------------------------------------------------------- loss type
+
+
+@pytest.mark.parametrize(
+    ("text", "loss"),
+    [
+        ("Un gravillon a fissuré la lunette arrière.", "auto_glass"),
+        ("Des voleurs ont dérobé mon autoradio.", "theft"),
+        ("Mon véhicule a pris feu dans le parking.", "fire"),
+        ("La crue a noyé le moteur.", "water_damage"),
+        ("La grêle a cabossé le capot.", "storm"),
+        ("Un camion a embouti mon pare-chocs.", "auto_collision"),
+        ("J'ai abîmé la vitrine d'un commerce.", "liability"),
+        ("Une fouine a rongé les câbles.", "other"),
+        ("Vandals snapped off both wing mirrors.", "other"),
+        ("I reversed into my neighbour's gate.", "liability"),
+        ("A deer ran into the road and I hit it.", "auto_collision"),
+        ("A tree branch fell on the roof during high winds.", "storm"),
+    ],
+)
+def test_loss_type_from_general_vocabulary_in_both_languages(text, loss):
+    assert fields(text).loss_type == loss
+
+
+@pytest.mark.parametrize(
+    ("text", "loss"),
+    [
+        ("My windscren cracked.", "auto_glass"),  # deletion
+        ("My car was stoeln.", "theft"),  # transposition
+        ("The garage was floodded.", "water_damage"),  # duplication
+        ("J'ai abîmé la vitrne d'un commerce.", "liability"),
+    ],
+)
+def test_loss_keywords_tolerate_one_typo_at_lower_confidence(text, loss):
+    got = fields(text)
+    assert got.loss_type == loss
+    clean = fields(text.replace("windscren", "windscreen").replace("stoeln", "stolen")
+                   .replace("floodded", "flooded").replace("vitrne", "vitrine"))
+    assert got.confidence["loss_type"] < clean.confidence["loss_type"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Type of loss: Glass breakage", "Loss type Glass breakage", "Nature du sinistre : Bris de glace",
+     "Type de sinistre - Pare-brise"],
+)
+def test_a_type_of_loss_line_decides_with_or_without_a_colon(line):
+    got = fields(f"{line}\nDescription: a lorry hit my car and cracked the windscreen.")
+    assert got.loss_type == "auto_glass" and got.confidence["loss_type"] >= 0.95
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, here are the photos. Regards, Jean Brûlé",
+        "Date de l'accident : 06/03/2026\nEstimation : 1 220,00 €",
+        "I would like to report a claim, the repair shop quoted EUR 500.",
+    ],
+)
+def test_a_mail_without_loss_wording_has_no_loss_type(text):
+    assert fields(text).loss_type is None
+
+
+def test_a_loss_word_in_the_subject_only_supports_the_body():
+    assert fields("Here are the photos.", subject="Claim declaration - Windscreen").loss_type is None
+    got = fields("The stone cracked it, the window shattered.", subject="Windscreen")
+    assert got.loss_type == "auto_glass"
+
+
+# ---------------------------------------------------------------- contacts and regions
+
+
+@pytest.mark.parametrize(
+    ("written", "e164"),
+    [
+        ("+33 (0)6 12 34 56 78", "+33612345678"),
+        ("06.12.34.56.78", "+33612345678"),
+        ("06-12-34-56-78", "+33612345678"),
+        ("0612345678", "+33612345678"),
+        ("212-555-0147", "+12125550147"),
+        ("+1 212 555 0147", "+12125550147"),
+        ("+44 7700 900123", "+447700900123"),
+    ],
+)
+def test_more_phone_forms_are_normalised_to_e164(written, e164):
+    assert fields(f"Mobile: {written}").contact_phone == e164
+
+
+BROKER_FORWARD = (
+    "Bonjour, je vous transmets ci-dessous la déclaration de notre client Jean Martin.\n\n"
+    "Cordialement,\nPaul Dupont\nCabinet Dupont\nTél. 04 78 12 34 56\nORIAS n° 07 123 456\n\n"
+    "-----Message d'origine-----\n"
+    "De : Jean Martin <jean.martin@example.fr>\n"
+    "Envoyé : lundi 16 mars 2026 10:00\n"
+    "À : contact@cabinet-dupont.fr\n"
+    "Objet : sinistre\n\n"
+    "Bonjour, hier un camion a percuté ma voiture. Dossier CLM-2026-000042, contrat POL-2222222.\n"
+    "Devis : 1 200 €.\n{phone}Jean Martin\n"
+)
+
+
+def test_the_brokers_signature_phone_is_never_the_contact_phone():
+    got = fields(BROKER_FORWARD.format(phone=""), subject="TR: sinistre", sender="contact@cabinet-dupont.fr")
+    assert got.contact_phone is None
+    got = fields(BROKER_FORWARD.format(phone="Tél. : 06 11 22 33 44\n"), subject="TR: sinistre",
+                 sender="contact@cabinet-dupont.fr")
+    assert got.contact_phone == "+33611223344"
+
+
+def test_a_message_d_origine_block_in_a_broker_forward_is_the_claim():
+    got = fields(BROKER_FORWARD.format(phone=""), subject="TR: sinistre", sender="contact@cabinet-dupont.fr")
+    assert got.contact_email == "jean.martin@example.fr"
+    assert (got.claim_number, got.policy_number, got.loss_type) == ("CLM-2026-000042", "POL-2222222", "auto_collision")
+    assert got.estimated_amount == Decimal("1200.00")
+    # "hier" counts from the day the customer wrote, not the day the broker forwarded it.
+    assert got.incident_date == date(2026, 3, 15)
+
+
+def test_an_original_message_block_in_a_customers_reply_is_a_quote():
+    text = (
+        "Here is my claim CLM-2026-000777, the crash was on 10/03/2026.\n\n"
+        "-----Original Message-----\n"
+        "From: Claims <claims@insurer.fr>\n"
+        "Sent: Monday, March 16, 2026 10:00 AM\n"
+        "Subject: your claim\n\n"
+        "Policy POL-7654321. Call us on 09 69 32 10 00.\n"
+    )
+    got = fields(text, subject="RE: your claim", sender="jean@example.fr")
+    assert (got.contact_email, got.contact_phone, got.policy_number) == ("jean@example.fr", None, None)
+    r = split_regions(text, "RE: your claim")
+    assert not r.is_forward and "POL-7654321" in r.quoted
+
+
+def test_the_insurers_phone_in_a_quoted_reply_is_not_the_contact_phone():
+    text = (
+        "My windscreen cracked on 10/03/2026.\n\n"
+        "Le lun. 16 mars 2026 à 10:00, Claimflow <claims@insurer.fr> a écrit :\n\n"
+        "Le service sinistres\nClaimflow Assurances - 09 69 32 10 00\n"
+    )
+    assert fields(text).contact_phone is None

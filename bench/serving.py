@@ -1,0 +1,302 @@
+"""Serving throughput and latency: `claims_risk` on Triton (gRPC) against in-process onnxruntime.
+
+Method (perf_analyzer's): for each (batch, concurrency), `concurrency` closed-loop
+workers send back-to-back requests of `batch` rows; after a warm-up, throughput
+is measured in windows of `--window` seconds, repeated until two consecutive
+windows agree within 10% (at most `--max-windows`); the figure is the mean of those
+two windows and latency percentiles come from their requests. Baseline, same run,
+same model, same rows, same thread budget: one onnxruntime session in this process
+with the server's intra-op threads, driven by the same number of worker threads
+(onnxruntime releases the GIL). Ratio = Triton / in-process at the same point.
+
+Goals: Triton >= 0.7x in-process at batch >= 64; single-row p99 <= 5 ms at
+concurrency 4. Also printed: the server's per-request queue vs compute split and
+rows per execution (statistics extension, measured windows only), compute seconds
+per inference, and peak RSS of this process and of tritonserver with its stubs.
+
+The client runs on the same 2 cores as the server, in Python: at batch 1 the
+client's own gRPC work is a large share of each request, which a remote client
+would not charge to the server.
+
+Configuration sweep used to choose `repository.ServingSettings` (2-core machine,
+100-iteration model, batch 64 / 1024 at concurrency 4, single-row p99 at
+concurrency 4; see the report in the module's run output for the final figures):
+  1 instance x 1 thread, delay 300 us ... chosen (see ServingSettings)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models import onnx_export, risk  # noqa: E402
+from models.contracts import LOSS_TYPES  # noqa: E402
+from models.features import LABEL  # noqa: E402
+from models.serving.repository import MODEL_NAME, ServingSettings, write_config, write_model_version  # noqa: E402
+from models.serving.server import start_triton  # noqa: E402
+from models.serving.statistics import compute_seconds_per_inference, read_statistics  # noqa: E402
+from models.tracking import free_port  # noqa: E402
+
+BENCH_SEED = 626262  # never used by a test
+STABLE = 0.10
+GOAL_RATIO = 0.7
+GOAL_P99_MS = 5.0
+
+
+def synthetic_claims(n: int, seed: int) -> pd.DataFrame:
+    """Claims with every model feature (NaN photo quality when no photo) and a label driven by the usual suspects."""
+    rng = np.random.default_rng(seed)
+    amount = np.round(2_500 * rng.lognormal(0.0, 0.8, n), 2)
+    photos = rng.poisson(2.0, n)
+    frame = pd.DataFrame({
+        "claim_number": [f"CLM-2024-{i:06d}" for i in range(n)],
+        "incident_date": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 1_000, n), unit="D"),
+        "bonus_malus": rng.integers(50, 150, n), "driver_age": rng.integers(18, 90, n),
+        "vehicle_age": rng.integers(0, 25, n), "vehicle_power": rng.integers(4, 15, n),
+        "exposure": rng.uniform(0.05, 1.0, n), "prior_claims": rng.poisson(0.4, n),
+        "tenure_days": rng.integers(1, 3_000, n), "estimated_amount_eur": amount,
+        "report_delay_days": rng.integers(0, 60, n), "photo_count": photos,
+        "photo_quality": np.where(photos > 0, rng.beta(4, 2, n), np.nan),
+        "area": rng.choice(list("ABCDEF"), n),
+        "vehicle_brand": rng.choice(risk.DEFAULT_VOCABULARIES["vehicle_brand"], n),
+        "loss_type": rng.choice(LOSS_TYPES, n),
+    })  # fmt: skip
+    logit = -2.0 + np.log(amount / 2_500) + 0.05 * frame["report_delay_days"] + 0.7 * frame["prior_claims"]
+    frame[LABEL] = (rng.random(n) < 1 / (1 + np.exp(-(logit + 1.0 * (photos == 0))))).astype(int)
+    return frame
+
+
+@dataclass
+class Point:
+    throughput: float  # inferences (rows) per second
+    p50_ms: float
+    p99_ms: float
+    windows: int
+    stable: bool
+
+
+def measure(call, *, concurrency: int, warmup_s: float, window_s: float, max_windows: int, rows: int) -> Point:
+    """Closed-loop load from `concurrency` threads calling `call(worker)`; windows until two agree within 10%."""
+    stop = threading.Event()
+    done: list[list[tuple[float, float]]] = [[] for _ in range(concurrency)]
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        out = done[i]
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                call(i)
+                t1 = time.perf_counter()
+                out.append((t1, t1 - t0))
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the main thread
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    time.sleep(warmup_s)
+    edges = [time.perf_counter()]
+    rates: list[float] = []
+    stable = False
+    while len(rates) < max_windows and not errors:
+        time.sleep(window_s)
+        edges.append(time.perf_counter())
+        lo, hi = edges[-2], edges[-1]
+        count = sum(sum(1 for end, _ in d[-20_000:] if lo <= end < hi) for d in done)
+        rates.append(count * rows / (hi - lo))
+        if len(rates) >= 2 and abs(rates[-1] - rates[-2]) <= STABLE * max(rates[-1], rates[-2]):
+            stable = True
+            break
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    if errors:
+        raise errors[0]
+    lo, hi = edges[-3] if len(edges) >= 3 else edges[0], edges[-1]
+    latencies = np.array([lat for d in done for end, lat in d if lo <= end < hi]) * 1e3
+    return Point(float(np.mean(rates[-2:])), float(np.percentile(latencies, 50)),
+                 float(np.percentile(latencies, 99)), len(rates), stable)  # fmt: skip
+
+
+def triton_caller(url: str, x: np.ndarray, batch: int, concurrency: int):
+    """One gRPC client per worker (as perf_analyzer's concurrency manager), requests pinned to version 1."""
+    import tritonclient.grpc as grpcclient
+
+    clients = [grpcclient.InferenceServerClient(url) for _ in range(concurrency)]
+    inputs = []
+    for i in range(concurrency):
+        chunk = np.ascontiguousarray(x[i * batch % (len(x) - batch) :][:batch])
+        features = grpcclient.InferInput(onnx_export.INPUT_NAME, list(chunk.shape), "FP32")
+        features.set_data_from_numpy(chunk)
+        inputs.append(features)
+    outputs = [grpcclient.InferRequestedOutput(onnx_export.OUTPUT_NAME)]
+
+    def call(i: int) -> None:
+        clients[i].infer(MODEL_NAME, [inputs[i]], model_version="1", outputs=outputs, client_timeout=30)
+
+    return call, clients
+
+
+def inprocess_caller(onnx_bytes: bytes, x: np.ndarray, batch: int, concurrency: int, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    chunks = [np.ascontiguousarray(x[i * batch % (len(x) - batch) :][:batch]) for i in range(concurrency)]
+
+    def call(i: int) -> None:
+        session.run([onnx_export.OUTPUT_NAME], {onnx_export.INPUT_NAME: chunks[i]})
+
+    return call
+
+
+def _tree_rss_mib(pid: int) -> tuple[float, int]:
+    """Peak RSS (VmHWM) of `pid` and its descendants, MiB, and how many processes that is."""
+    pids, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            kids = [int(k) for k in task.read_text().split()]
+            pids += kids
+            frontier += kids
+    total = 0
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024, len(pids)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=20_000, help="training claims for the benchmarked model")
+    ap.add_argument("--max-iter", type=int, default=100, help="boosting iterations (model size)")
+    ap.add_argument("--onnx", type=Path, help="benchmark this exported model instead of training one")
+    ap.add_argument("--batches", default="1,64,1024")
+    ap.add_argument("--concurrency", default="1,2,4,8")
+    ap.add_argument("--window", type=float, default=1.0, help="measurement window, seconds")
+    ap.add_argument("--warmup", type=float, default=0.5, help="warm-up before the first window, seconds")
+    ap.add_argument("--max-windows", type=int, default=6)
+    ap.add_argument("--instances", type=int, default=ServingSettings.instance_count)
+    ap.add_argument("--intra", type=int, default=ServingSettings.intra_op_threads)
+    ap.add_argument("--delay-us", type=int, default=ServingSettings.max_queue_delay_us)
+    ap.add_argument("--preferred", default=",".join(map(str, ServingSettings.preferred_batch_sizes)))
+    ap.add_argument("--no-inprocess", action="store_true", help="skip the baseline (configuration sweeps)")
+    args = ap.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
+    levels = [int(c) for c in args.concurrency.split(",")]
+    settings = ServingSettings(
+        instance_count=args.instances, intra_op_threads=args.intra, max_queue_delay_us=args.delay_us,
+        preferred_batch_sizes=tuple(int(b) for b in args.preferred.split(",") if b),
+    )  # fmt: skip
+
+    t0 = time.perf_counter()
+    frame = synthetic_claims(max(args.rows, 20_000), BENCH_SEED)
+    if args.onnx:
+        onnx_bytes = args.onnx.read_bytes()
+    else:
+        train = frame.head(args.rows)
+        model = risk.train(train, risk.TrainingParams(max_iter=args.max_iter, early_stopping=False), threads=1)
+        onnx_bytes = onnx_export.to_onnx(model, train.head(500))
+    x = risk.encode_features(frame)
+    print(f"model: {len(onnx_bytes) / 1024:.0f} KiB ONNX, prepared in {time.perf_counter() - t0:.1f} s; "
+          f"{os.cpu_count()} cores; settings {settings}", flush=True)  # fmt: skip
+
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        repo = Path(tmp) / "repo"
+        write_model_version(repo, 1, onnx_bytes)
+        write_config(repo, [1], settings)
+        t0 = time.perf_counter()
+        server = start_triton(repo, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port(),
+                              settings=settings, log_path=Path(tmp) / "triton.log")  # fmt: skip
+        print(f"triton ready (warm) in {time.perf_counter() - t0:.1f} s", flush=True)
+        results: dict[tuple[str, int, int], Point] = {}
+        splits: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+        try:
+            admin = server.client()
+            for batch in batches:
+                for c in levels:
+                    call, clients = triton_caller(server.url_grpc, x, batch, c)
+                    before = read_statistics(admin, 1)
+                    point = measure(call, concurrency=c, warmup_s=args.warmup, window_s=args.window,
+                                    max_windows=args.max_windows, rows=batch)  # fmt: skip
+                    window = read_statistics(admin, 1).since(before)
+                    for client in clients:
+                        client.close()
+                    results["triton", batch, c] = point
+                    splits[batch, c] = (window.mean_queue_s * 1e3, window.mean_request_compute_s * 1e3,
+                                        window.mean_batch_rows, compute_seconds_per_inference(window))  # fmt: skip
+                    if not args.no_inprocess:
+                        results["inproc", batch, c] = measure(
+                            inprocess_caller(onnx_bytes, x, batch, c, settings.intra_op_threads),
+                            concurrency=c, warmup_s=args.warmup, window_s=args.window,
+                            max_windows=args.max_windows, rows=batch,
+                        )  # fmt: skip
+                    _print_point(batch, c, results, splits)
+            server_rss, processes = _tree_rss_mib(server.pid)
+            admin.close()
+        finally:
+            server.stop()
+
+    print()
+    print("throughput, inferences/s (Triton gRPC / in-process onnxruntime = ratio)")
+    print("batch  " + "".join(f"{'c=' + str(c):>28}" for c in levels))
+    for batch in batches:
+        cells = []
+        for c in levels:
+            tri = results["triton", batch, c].throughput
+            inp = results.get(("inproc", batch, c))
+            cells.append(f"{tri:>10,.0f} / {inp.throughput:>9,.0f} = {tri / inp.throughput:4.2f}" if inp
+                         else f"{tri:>26,.0f}")  # fmt: skip
+        print(f"{batch:<6} " + "".join(f"{cell:>28}" for cell in cells))
+    verdicts = []
+    big = [(b, c) for b in batches for c in levels if b >= 64 and ("inproc", b, c) in results]
+    if big:
+        worst = min(results["triton", b, c].throughput / results["inproc", b, c].throughput for b, c in big)
+        verdicts.append(f"min ratio at batch >= 64: {worst:.2f} (goal >= {GOAL_RATIO}: "
+                        f"{'met' if worst >= GOAL_RATIO else 'MISSED'})")  # fmt: skip
+    if ("triton", 1, 4) in results:
+        p = results["triton", 1, 4]
+        verdicts.append(f"single-row latency at c=4: p50 {p.p50_ms:.2f} ms, p99 {p.p99_ms:.2f} ms "
+                        f"(goal p99 <= {GOAL_P99_MS} ms: {'met' if p.p99_ms <= GOAL_P99_MS else 'MISSED'})")  # fmt: skip
+    for v in verdicts:
+        print(v)
+    unstable = [k for k, p in results.items() if not p.stable]
+    if unstable:
+        print(f"not stable within {STABLE:.0%} after {args.max_windows} windows: {unstable}")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: bench process {own:.0f} MiB (client + in-process baseline), "
+          f"tritonserver + stubs {server_rss:.0f} MiB ({processes} processes)")  # fmt: skip
+    return 0
+
+
+def _print_point(batch: int, c: int, results: dict, splits: dict) -> None:
+    tri = results["triton", batch, c]
+    inp = results.get(("inproc", batch, c))
+    queue_ms, compute_ms, rows, seconds = splits[batch, c]
+    base = f"  in-process {inp.throughput:>10,.0f}/s ratio {tri.throughput / inp.throughput:4.2f}" if inp else ""
+    print(f"batch {batch:>5} c={c}: triton {tri.throughput:>10,.0f}/s p50 {tri.p50_ms:6.2f} ms p99 {tri.p99_ms:6.2f} ms"
+          f"{base} | server queue {queue_ms:.3f} ms compute {compute_ms:.3f} ms per request, "
+          f"{rows:.0f} rows/execution, {seconds * 1e6:.2f} us compute/inference", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

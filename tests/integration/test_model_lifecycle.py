@@ -1,0 +1,169 @@
+"""The model lifecycle end to end on a real MLflow server: train, gate, approve, promote, and gates
+that fail for real reasons (a worse challenger, a drifted window)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from assets.claims.intake import DDL, PARSED_CLAIMS
+from connectors.samples.history import generate_claims_history
+from connectors.samples.policies import build_policy_table
+from connectors.system_of_record import SqlPolicySystem
+from orchestration.cli import main as cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+AS_OF = date(2026, 10, 1)
+HISTORY_ROWS = 8000
+
+
+@pytest.fixture(scope="module")
+def policies():
+    return build_policy_table()
+
+
+@pytest.fixture
+def home(claimflow_home, mlflow_server, policies, dbt_manifest, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    monkeypatch.setenv("CLAIMFLOW_USER", "trainer.bot")
+    monkeypatch.setenv("CLAIMFLOW_APPROVERS", "risk.officer,demo.approver,trainer.bot")
+    claimflow_home.mkdir(parents=True)
+    SqlPolicySystem(f"sqlite:///{claimflow_home / 'system_of_record.db'}").load_policies(policies)
+    return claimflow_home
+
+
+def live_claims(policies, *, shift: float, seed: int) -> pd.DataFrame:
+    """Recent claims as intake would have parsed them from e-mail (the last 60 days before AS_OF)."""
+    recent = generate_claims_history(policies, n=900, seed=seed, start=AS_OF - timedelta(days=60), end=AS_OF,
+                                     shift=shift)
+    recent = recent[pd.to_datetime(recent["reported_date"]) <= pd.Timestamp(AS_OF)]  # as known on AS_OF
+    received = pd.to_datetime(recent["reported_date"]) + pd.Timedelta(hours=10)
+    return pd.DataFrame(
+        {
+            "claim_number": recent["claim_number"],
+            "policy_number": recent["policy_number"],
+            "incident_date": recent["incident_date"],
+            "loss_type": recent["loss_type"],
+            "estimated_amount": recent["estimated_amount"].round(2),
+            "currency": "EUR",
+            "description": "",
+            "photos": "[]",
+            "photo_count": recent["photo_count"],
+            "confidence": "{}",
+            "provenance": "{}",
+            "min_confidence": 0.95,
+            "source_content_hash": recent["claim_number"],
+            "received_at": received,
+            "last_received_at": received,
+            "message_count": 1,
+            "follow_up_count": 0,
+            "extractor_version": "test",
+            "updated_run_id": "test",
+        }
+    )
+
+
+def land_live_claims(home, frame: pd.DataFrame) -> None:
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("create schema if not exists raw")
+        for ddl in DDL:
+            con.execute(ddl)
+        con.execute(f"delete from {PARSED_CLAIMS}")
+        con.execute(f"insert into {PARSED_CLAIMS} by name select * from frame")
+
+
+def run(job: str, run_config: dict | None = None):
+    from orchestration.definitions import build_definitions
+
+    return build_definitions().resolve_job_def(job).execute_in_process(
+        run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+
+
+def build_world(home, policies, *, shift: float = 0.0):
+    history_cfg = {"ops": {"claims_history": {"config": {"rows": HISTORY_ROWS, "as_of": AS_OF.isoformat()}}}}
+    assert run("claims_history_sync", history_cfg).success
+    land_live_claims(home, live_claims(policies, shift=shift, seed=77))
+    from orchestration.definitions import build_definitions
+
+    # Build the warehouse models (policies + dbt) the way the intake job would after parsing.
+    defs = build_definitions()
+    selection = dg.AssetSelection.assets("policies", "fx_rates", "stg_claims", "stg_policies", "claim_features")
+    job = dg.define_asset_job("world", selection=selection).resolve(asset_graph=defs.get_repository_def().asset_graph)
+    assert job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), resources=defs.resources, raise_on_error=False
+    ).success
+
+
+def train(config: dict | None = None):
+    ops = {"claims_history": {"config": {"rows": HISTORY_ROWS, "as_of": AS_OF.isoformat()}}}
+    if config:
+        ops["risk_model_candidate"] = {"config": config}
+    result = run("model_training", {"ops": ops})
+    gates = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    version = next(
+        e.materialization.metadata["model_version"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "risk_model_candidate"
+    )
+    return result, gates, version
+
+
+def test_a_first_model_is_trained_gated_approved_and_promoted(home, policies, capsys):
+    build_world(home, policies)
+    result, gates, version = train()
+    assert result.success, [(n, g.metadata.get("reason")) for n, g in gates.items() if not g.passed]
+    assert {n: g.passed for n, g in gates.items() if n.endswith("_gate")} == {
+        "accuracy_gate": True, "behaviour_gate": True, "drift_gate": True, "cost_gate": True
+    }
+    meta = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "risk_model_candidate").materialization.metadata
+    assert meta["mlflow_run_id"].value and meta["dataset_digest"].value
+
+    # Promotion without approval names what is missing.
+    assert cli(["models", "promote", "--version", str(version)]) == 2
+    assert "no approval stands" in capsys.readouterr().err
+    # The trainer cannot approve their own model.
+    assert cli(["models", "approve", "--version", str(version), "--approver", "trainer.bot", "--reason", "mine"]) == 2
+    assert "four eyes" in capsys.readouterr().err
+
+    assert cli(["models", "approve", "--version", str(version), "--approver", "risk.officer", "--reason", "ok"]) == 0
+    promoted = run("champion_promotion", {"ops": {"champion_model": {"config": {
+        "version": version, "requested_by": "risk.officer", "reason": "gates passed"}}}})
+    assert promoted.success
+    capsys.readouterr()
+    assert cli(["models", "list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    row = next(v for v in listing["versions"] if v["version"] == version)
+    assert "champion" in row["aliases"] and row["approval"]["by"] == "risk.officer"
+    assert listing["history"][-1]["to"] == version
+
+
+def test_a_worse_challenger_fails_the_accuracy_gate(home, policies, capsys):
+    build_world(home, policies)
+    _, _, v1 = train()
+    assert cli(["models", "approve", "--version", str(v1), "--approver", "risk.officer", "--reason", "ok"]) == 0
+    assert cli(["models", "promote", "--version", str(v1), "--reason", "first"]) == 0
+    # A crippled model: two shallow rounds cannot rank claims as well as the champion.
+    result, gates, v2 = train({"max_iter": 2, "max_leaf_nodes": 2, "learning_rate": 0.01})
+    assert not result.success
+    assert gates["accuracy_gate"].passed is False
+    assert "trails the champion" in gates["accuracy_gate"].metadata["reason"].value
+    cli(["models", "approve", "--version", str(v2), "--approver", "risk.officer", "--reason", "try"])
+    capsys.readouterr()
+    assert cli(["models", "promote", "--version", str(v2)]) == 2
+    assert "gate accuracy is failed" in capsys.readouterr().err
+
+
+def test_a_drifted_window_fails_the_drift_gate(home, policies):
+    build_world(home, policies, shift=1.0)
+    result, gates, _ = train()
+    assert not result.success
+    drift = gates["drift_gate"]
+    assert drift.passed is False
+    assert drift.metadata["share_drifted"].value >= 0.3
+    assert "estimated_amount_eur" in drift.metadata["reason"].value
