@@ -30,10 +30,9 @@ demo: install $(MANIFEST)
 test: install $(MANIFEST)
 	$(PY) -m pytest -q
 
+# Dagster UI on :3000 and the MLflow UI on :5000 (CLAIMFLOW_MLFLOW_PORT), both on loopback; Ctrl-C stops both.
 ui: install $(MANIFEST)
-	@mkdir -p $(CLAIMFLOW_HOME)/dagster
-	@test -f $(CLAIMFLOW_HOME)/dagster/dagster.yaml || cp deploy/dagster.local.yaml $(CLAIMFLOW_HOME)/dagster/dagster.yaml
-	DAGSTER_HOME=$(CLAIMFLOW_HOME)/dagster $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(VENV)/bin/claimflow ui
 
 bench: install $(MANIFEST)
 	$(PY) bench/extraction.py

@@ -634,7 +634,7 @@ def _decision_row(row: Any) -> dict:
         raise ValueError(f"claim {number}: the decision names no rule")
     risk = row.get("risk_score")
     try:
-        risk = None if risk is None or risk != risk else float(risk)
+        risk = None if _text(risk) is None else float(risk)
     except (TypeError, ValueError):
         risk = None
     message = row.get("outbox")
@@ -660,10 +660,10 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     try:
-        if value != value:
+        if bool(pd.isna(value)):
             return None
-    except (TypeError, ValueError):
-        return None
+    except (TypeError, ValueError):  # array-likes are values, not gaps
+        pass
     text = str(value).strip()
     return text or None
 

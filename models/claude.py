@@ -190,6 +190,7 @@ class CallRecord:
     prompt_version: str | None = None
     redactions: Mapping[str, int] = field(default_factory=dict)
     injection_signals: tuple[str, ...] = ()
+    fields_supplied: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         """JSON-ready (cost as a string, usage as a dict): what `status_drafts` and the audit log store."""
@@ -210,6 +211,7 @@ class CallRecord:
             "prompt_version": self.prompt_version,
             "redactions": dict(self.redactions),
             "injection_signals": list(self.injection_signals),
+            "fields_supplied": list(self.fields_supplied),
         }
 
     def with_claim(self, claim_ref: str | None) -> CallRecord:

@@ -160,13 +160,10 @@ class Regions:
         return self.forwarded if self.is_forward else self.primary
 
 
-def _split_quotes(text: str, original_is_quote: bool = True) -> tuple[str, str]:
-    """(own text, quoted text): cut at the first reply attribution, then drop `>` lines."""
-    cuts = [m.start() for m in (_ATTRIBUTION.search(text), _HEADER_QUOTE.search(text)) if m]
-    if original_is_quote:
-        m = _ORIGINAL_SEP.search(text)
-        if m:
-            cuts.append(m.start())
+def _split_quotes(text: str) -> tuple[str, str]:
+    """(own text, quoted text): cut at the first reply attribution or separator, then drop `>` lines."""
+    starts = (_ATTRIBUTION.search(text), _HEADER_QUOTE.search(text), _ORIGINAL_SEP.search(text))
+    cuts = [m.start() for m in starts if m]
     quoted = []
     if cuts:
         cut = min(cuts)
@@ -371,7 +368,7 @@ _RELATIVE = re.compile(
 )
 _INCIDENT_LABEL = re.compile(
     r"^\s*(?:date\s+(?:of\s+(?:the\s+)?(?:incident|loss|accident|damage|event)|du\s+sinistre|de\s+l['’]accident"
-    r"|de\s+l['’][ée]v[ée]nement|des\s+faits)|(?:incident|loss|accident)\s+date|date)\b",
+    r"|de\s+l['’][ée]v[ée]nement|des\s+faits)|(?:incident|loss|accident)\s+date|date(?=\s*[:\-–]|\s+\d))",
     re.IGNORECASE,
 )
 _INCIDENT_WORDS = re.compile(
@@ -379,6 +376,8 @@ _INCIDENT_WORDS = re.compile(
     r"stolen|vol[ée]|hit|crash|fire|feu|flood|inond|storm|hail|gr[êe]le|temp[êe]te|damag|endommag",
     re.IGNORECASE,
 )
+
+
 def _variant_set(*words: str) -> frozenset[str]:
     return frozenset().union(*(_typo_variants(w) for w in words))
 
@@ -388,8 +387,8 @@ _WORD = re.compile(r"[a-z]+")
 # (folded words; "immatricul..." is a stem).
 _DATE_DECOY = _variant_set(
     "bought", "purchased", "acquired", "achete", "achetee", "achat", "registered", "renewal", "echeance",
-    "closed", "cloture", "delivered", "livree", "livre", "immatriculee", "immatricule", "immatriculation",
-) | {"born", "ne", "nee", "sent", "envoye", "wrote", "ecrit", "received", "recu", "paid", "verse", "versee"}
+    "closed", "cloture", "delivered", "livree", "immatriculee", "immatricule", "immatriculation",
+) | {"born", "sent", "envoye", "wrote", "ecrit", "received", "recu", "paid", "verse", "versee"}
 # ... and one right after "since" or "until" is the edge of a period, not an event.
 _DATE_EDGE = _variant_set("since", "until", "depuis", "expires", "expiry", "valable", "valid") | {"till", "jusqu"}
 _EDGE_FILLER = {"on", "le", "the", "au", "a", "l"}
@@ -408,15 +407,15 @@ def _is_date_decoy(before: str) -> bool:
     return bool(words) and words[-1] in _DATE_EDGE
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "’": "'"})
+
+
 def _fold(s: str) -> str:
     """Lower-case ASCII spelling: accents and ligatures dropped (`Fév.` -> `fev.`)."""
     s = s.lower().translate(_LIGATURES)
     if s.isascii():
         return s
     return unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
-
-
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "’": "'"})
 
 
 def _mk_date(y: int | None, m: int, d: int, latest: date | None) -> date | None:
@@ -466,9 +465,10 @@ def _explicit_dates(text: str, latest: date | None) -> list[_DateCand]:
             d = _mk_date(year, month, int(g["d"]), latest)
             if d is None:
                 continue
-            c = conf if year is None or year >= 100 else conf - 0.03
             if year is None:
-                c = 0.8
+                c = 0.8  # the year is inferred
+            else:
+                c = conf if year >= 100 else conf - 0.03
             taken.append((m.start(), m.end()))
             found.append(_DateCand(m.start(), m.end(), d, c, year is None))
     return sorted(found, key=lambda c: c.pos)
@@ -695,7 +695,7 @@ _LOSS_LEXICON: dict[str, dict[float, str]] = {
     },
 }
 # Only meaningful as the value of a "Type of loss:" line.
-_LABEL_ONLY = {"other": "other", "autre": "other", "divers": "other", "misc": "other", "fire": "fire"}
+_LABEL_ONLY = {"other": "other", "autre": "other", "autres": "other", "divers": "other", "misc": "other"}
 _WORD_WEIGHT: dict[str, tuple[str, float]] = {}
 _PHRASE_WEIGHT: dict[str, tuple[str, float]] = {}
 for _loss, _groups in _LOSS_LEXICON.items():
@@ -718,7 +718,7 @@ _PHRASE_RX = re.compile(
 )
 _TOKEN = re.compile(r"[A-Za-z]+")
 # Proper names carry no loss meaning (a Mr Brûlé is not a fire): a capitalised run after a
-# lower-case word or a comma, a line made of capitalised words only (signatures), addresses.
+# lower-case word or a comma, and a line of capitalised words only (signatures, company names).
 _NAME_MID = re.compile(r"(?<=[a-z,] )[A-Z][\w'-]*(?:[ -][A-Z][\w'-]*)*")
 _NAME_LINE = re.compile(r"(?m)^[ \t]*[A-Z][\w'-]*(?:[ \t]+(?:[A-Z][\w'-]*|&|de|du|le|la))*[ \t]*,?[ \t]*$")
 _LOSS_LABEL = re.compile(
@@ -775,7 +775,6 @@ def _loss_scores(text: str) -> tuple[dict[str, float], bool]:
     text = _LOSS_NOISE.sub(" ", _EMAIL.sub(" ", text))
     text = _NAME_LINE.sub(" ", _NAME_MID.sub(" ", text))
     folded = _fold(text)
-    # Keep the case of the folded text for nothing but tokenising; scoring is case-free.
     canon = []
     fuzzy_used = False
     scores: dict[str, float] = {}

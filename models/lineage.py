@@ -100,6 +100,7 @@ def log_candidate(
             input_example=encoded_example,
             pip_requirements=ONNX_PIP_REQUIREMENTS,
             save_as_external_data=False,
+            onnx_execution_providers=["CPUExecutionProvider"],
         )
         with tempfile.TemporaryDirectory() as tmp:
             card = Path(tmp) / "model_card.md"

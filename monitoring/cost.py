@@ -104,7 +104,7 @@ def cost_gate(measurement: CostMeasurement | None, budget_per_1k: float) -> Cost
         return CostVerdict(False, budget_per_1k, "no cost measurement for this version", None)
     ok = measurement.cost_per_1k <= budget_per_1k
     reason = (
-        f"${measurement.cost_per_1k:.6f} per 1k inferences ({measurement.source}) "
-        f"{'within' if ok else 'over'} the ${budget_per_1k:.6f} budget"
+        f"${measurement.cost_per_1k:.3g} per 1k inferences ({measurement.source}) "
+        f"{'within' if ok else 'over'} the ${budget_per_1k:.3g} budget"
     )
     return CostVerdict(ok, budget_per_1k, reason, measurement)

@@ -248,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     mr.add_argument("--reason", required=True)
     mr.set_defaults(func=cmd_models_rollback)
 
+    from orchestration.commands import ui
+
+    ui.register(sub)
+
     d = sub.add_parser("demo", help="seed, generate an inbox, run the claims flow, print a summary")
     d.add_argument("--count", type=int, default=500)
     d.add_argument("--seed", type=int, default=7)

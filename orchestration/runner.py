@@ -5,6 +5,7 @@ Runs land in the same instance `make ui` shows, so every CLI run is visible in t
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ def prepare_dagster_home() -> Path:
     if not target.exists():
         target.write_text(DAGSTER_YAML.read_text())
     os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return home
 
 
@@ -50,10 +52,32 @@ class IntakeSummary:
             + "".join(f"\n    {reason:<24}{n}" for reason, n in sorted(self.quarantined.items())),
             "  checks",
         ]
-        lines += [f"    {name:<40}{'passed' if ok else 'FAILED'} ({sev})" for name, ok, sev in self.checks]
+        lines += render_checks(self.checks)
         if self.failure:
             lines.append(f"  failure: {self.failure}")
         return "\n".join(lines)
+
+
+def render_checks(checks: list[tuple[str, bool, str]], detail: dict[str, str] | None = None) -> list[str]:
+    """Claimflow's own checks one per line; dbt's schema tests as one count, failures by name."""
+    ours = [c for c in checks if c[0].split(":")[-1] in OWN_CHECKS]
+    dbt = [c for c in checks if c not in ours]
+    lines = [
+        f"    {name:<42}{'passed' if ok else 'FAILED'} ({sev.lower()})"
+        + (f"  {detail[name]}" if detail and name in detail else "")
+        for name, ok, sev in ours
+    ]
+    if dbt:
+        failed = [name for name, ok, _ in dbt if not ok]
+        lines.append(f"    dbt tests{'':<33}{len(dbt) - len(failed)} of {len(dbt)} passed")
+        lines += [f"      FAILED {name}" for name in failed]
+    return lines
+
+
+OWN_CHECKS = {
+    "contract", "completeness", "training_set_contract",
+    "accuracy_gate", "behaviour_gate", "drift_gate", "cost_gate",
+}  # fmt: skip
 
 
 def run_job(name: str, run_config: dict | None = None):
@@ -63,10 +87,16 @@ def run_job(name: str, run_config: dict | None = None):
     prepare_dagster_home()
     from orchestration.definitions import defs
 
-    with dg.DagsterInstance.get() as instance:
-        return defs.resolve_job_def(name).execute_in_process(
-            instance=instance, run_config=run_config, raise_on_error=False
-        )
+    # The console gets warnings and errors; every event is still in the instance for `make ui`,
+    # and dbt's own output (which dagster-dbt echoes to stdout) goes to a log file.
+    config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    logs = claimflow_home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with dg.DagsterInstance.get() as instance, open(logs / f"{name}.log", "a") as log:
+        with contextlib.redirect_stdout(log):
+            return defs.resolve_job_def(name).execute_in_process(
+                instance=instance, run_config=config, raise_on_error=False
+            )
 
 
 def first_failure(result) -> str | None:
@@ -125,10 +155,15 @@ def run_lifecycle(demo_approver: str) -> tuple[bool, str]:
         f"holdout ROC AUC {candidate['holdout_roc_auc']:.3f}, Brier {candidate['holdout_brier']:.3f}"
     )
     lines.append(f"  MLflow run         {candidate['mlflow_run']}")
-    gates = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    for name, ev in sorted(gates.items()):
-        reason = ev.metadata.get("reason")
-        lines.append(f"  check {name:<24}{'passed' if ev.passed else 'FAILED'}" + (f"  {reason.value}" if reason else ""))
+    evaluations = result.get_asset_check_evaluations()
+    checks = [(f"{e.asset_key.to_user_string()}:{e.check_name}", e.passed, e.severity.value) for e in evaluations]
+    reasons = {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e.metadata["reason"].value
+        for e in evaluations
+        if "reason" in e.metadata
+    }
+    lines.append("  checks")
+    lines += render_checks(checks, reasons)
     if "drift_report" in outputs:
         lines.append(f"  drift report       {reports_dir() / 'drift_report.html'}")
     if not result.success:
@@ -186,6 +221,13 @@ def run_demo(*, count: int, seed: int) -> int:
         print(f"  inbox: delivered {count} sample e-mails to {inbox_dir() / 'new'}")
     else:
         print(f"  inbox: samples for seed {seed} were delivered before; reading what is new")
+
+    # Closed claims first: live claims count their prior claims against this history.
+    history = run_job("claims_history_sync")
+    if not history.success:
+        print(f"claims history sync failed: {first_failure(history)}")
+        return 1
+    print("  claims system: closed-claims history synced (labels and prior-claims lookback)")
 
     summary = run_intake(show_progress=True)
     print(summary.render())

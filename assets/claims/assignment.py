@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assets.claims.routing import FAST_TRACK, FRAUD_REVIEW, HUMAN_REVIEW, SPECIALIST, STANDARD, Decision
+from assets.claims.routing import (
+    FAST_TRACK,
+    FRAUD_REVIEW,
+    HUMAN_REVIEW,
+    SPECIALIST,
+    STANDARD,
+    Decision,
+)
 
 GENERAL = "general"
 FRAUD = "fraud"

@@ -12,21 +12,23 @@ Measurements are taken on an analysis copy whose long side is at most
 mode), so a 12-megapixel photo costs about what a 0.3-megapixel one does and
 sharpness means the same at every resolution.
 
-Score: three sub-scores, each a log-logistic curve of how far the photo is from
-its threshold (r = value / threshold, s = r^k / (1 + r^k), so s = 0.5 exactly at
-the threshold, rises with quality and saturates towards 1), combined as a
-weighted geometric mean:
+Score (0..1, the risk model's `photo_quality`): each check gives a sub-score
+on a log-logistic curve of its margin r (value relative to the threshold, so
+r = 1 exactly at the threshold): s = r^k / (1 + r^k), which is 0.5 at the
+threshold, rises monotonically with quality and saturates towards 1. The score
+is their product:
 
-    score = s_sharp^0.5 * s_exposure^0.25 * s_resolution^0.25
-
-    s_sharp       r = sharpness / min_sharpness,                          k = 1.5
+    score = s_sharp * s_exposure * s_resolution
+    s_sharp       r = sharpness / min_sharpness                              k = 1.5
     s_exposure    r = min(brightness / min_brightness,
                           (1 - brightness) / (1 - max_brightness),
-                          max_clipped_share / max(dark_share, bright_share)), k = 2
-    s_resolution  r = min(long side / min_width, short side / min_height), k = 2
+                          max_clipped_share / max(dark_share, bright_share))  k = 3
+    s_resolution  r = min(long side / min_width, short side / min_height)    k = 3
 
-A photo exactly at every threshold scores 0.5; any single failing check pulls
-the score down and cannot be bought back by the others.
+A photo failing any check scores below 0.5 (one sub-score is below 0.5, the
+others at most 1), and no good sub-score buys back a failed one. On the sample
+generator's photos: undegraded 0.48..0.91 (median 0.80), blurred 0.004..0.39
+(median 0.07), dark 0.002..0.32, tiny 0.005..0.03.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ PHASH_BITS = 64
 # A perceptual hash with fewer set bits comes from a flat frame (its DCT
 # coefficients tie), and every blank frame would "match" every other one.
 MIN_PHASH_BITS = 16
-DIRECT_BAND_BITS = 24  # bands up to this wide use a bucket table (2^24 int64 = 128 MB at most)
+DIRECT_BAND_BITS = 20  # bands up to this wide index a bucket table (2^20 int64: 8 MB)
 
 
 class PhotoError(ValueError):
@@ -85,7 +87,7 @@ class QualityThresholds:
     meet the same bar as landscape ones.
     """
 
-    min_sharpness: float = 45.0
+    min_sharpness: float = 55.0
     min_brightness: float = 0.18
     max_brightness: float = 0.85
     max_clipped_share: float = 0.30
@@ -234,11 +236,11 @@ def _decode(data: bytes) -> tuple[Image.Image, str, tuple[int, int], Image.Exif 
     except Image.DecompressionBombError as err:
         raise PhotoError(f"image too large to decode safely: {_one_line(err)}") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error):
-        raise PhotoError(f"not a supported image: {_sniff(data)}") from None
+        raise PhotoError(_not_an_image(data)) from None
     fmt = "jpeg" if image.format in ("JPEG", "MPO") else (image.format or "unknown").lower()
+    exif = _exif(image)
+    orientation = exif.get(ExifTags.Base.Orientation, 1) if exif else 1
     try:
-        exif = image.getexif()
-        orientation = exif.get(ExifTags.Base.Orientation, 1)
         width, height = image.size
         if image.format in ("JPEG", "MPO"):
             # Decode luminance only, at 1/2, 1/4 or 1/8 scale, keeping the long side >= ANALYSIS_SIDE.
@@ -254,8 +256,8 @@ def _decode(data: bytes) -> tuple[Image.Image, str, tuple[int, int], Image.Exif 
     if max(image.size) > ANALYSIS_SIDE:
         ratio = ANALYSIS_SIDE / max(image.size)
         size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
-        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    transpose = _ORIENTATION_TRANSPOSE.get(orientation)
+        image = image.resize(size, Image.Resampling.BOX)
+    transpose = _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
     if transpose is not None:
         image = image.transpose(transpose)
         if orientation >= 5:
@@ -315,13 +317,21 @@ def _log_logistic(ratio: float, steepness: float) -> float:
     return x / (1.0 + x)
 
 
+def _exif(image: Image.Image) -> Image.Exif | None:
+    """The EXIF block, or None when it is missing or unreadable (a broken EXIF does not spoil the pixels)."""
+    try:
+        return image.getexif()
+    except (OSError, SyntaxError, ValueError, struct.error, KeyError, TypeError, IndexError):
+        return None
+
+
 def _exif_datetime(exif: Image.Exif | None) -> datetime | None:
     """DateTimeOriginal from the EXIF sub-IFD, or None when missing or not a real date."""
     if not exif:
         return None
     try:
         value = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal)
-    except (OSError, SyntaxError, ValueError, struct.error):
+    except (OSError, SyntaxError, ValueError, struct.error, KeyError, TypeError, IndexError):
         return None
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
@@ -333,16 +343,16 @@ def _exif_datetime(exif: Image.Exif | None) -> datetime | None:
         return None
 
 
-def _sniff(data: bytes) -> str:
-    """A short, safe description of what non-image bytes look like."""
+def _not_an_image(data: bytes) -> str:
+    """A short, safe description of bytes no photo decoder accepts (never their content)."""
     head = data[:16]
     if head.startswith(b"%PDF"):
-        return "a PDF document"
+        return "not an image: a PDF document"
     if head.startswith(b"PK\x03\x04"):
-        return "a ZIP archive"
-    if head.startswith((b"\xff\xd8", b"\x89PNG")):
-        return "a truncated or corrupt image header"
-    return f"unrecognised content ({len(data)} bytes)"
+        return "not an image: a ZIP archive"
+    if head.startswith((b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")) or head[8:12] == b"WEBP":
+        return "corrupt image: truncated or damaged header"
+    return f"not an image: unrecognised content ({len(data)} bytes)"
 
 
 def _one_line(err: BaseException) -> str:
@@ -369,7 +379,7 @@ def phash(image: Image.Image) -> str:
     32x32 grayscale, 2-D DCT, the 8x8 lowest frequencies, one bit per coefficient
     above their median; bits in row order, most significant first.
     """
-    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=2.0)
     pixels = np.asarray(small, dtype=np.float64)
     low = _DCT8 @ pixels @ _DCT8.T
     bits = (low > np.median(low)).ravel()

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
+
 from assets.claims.verification import PolicyVerdict
 
 FAST_TRACK = "fast_track"
@@ -211,25 +213,25 @@ def _number(value: Any) -> float | None:
 
 
 def _flag(value: Any) -> bool:
-    if value is None:
+    if _missing(value):
         return False
     if isinstance(value, str):
         return value.strip().lower() not in ("", "false", "0", "no", "none")
-    try:
-        if value != value:  # NaN
-            return False
-        return bool(value)
-    except (TypeError, ValueError):  # pd.NA
-        return False
+    return bool(value)
 
 
 def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    try:
-        if value != value:
-            return None
-    except (TypeError, ValueError):
+    if _missing(value):
         return None
     text = str(value).strip()
     return text or None
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT or pd.NA: what a pandas row holds for an absent field."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # array-likes are values, not gaps
+        return False

@@ -6,7 +6,6 @@ they end up in the review queue's evidence and the audit log.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parseaddr
 from typing import Any
+
+import pandas as pd
 
 VERIFIED = "verified"
 UNKNOWN_POLICY = "unknown_policy"
@@ -110,21 +111,34 @@ def sender_is_plausible(claim: Mapping[str, Any], policy: Mapping[str, Any]) -> 
 
 
 def _name_matches(holder_name: str, display_name: str, local_part: str) -> bool:
+    """The family name as whole words of the display name, or inside the address's local part."""
     words = holder_name.split()
     if not words:
         return False
-    first = _letters(words[0])
-    family = _letters(" ".join(words[1:])) if len(words) > 1 else first
-    haystacks = [h for h in (_letters(display_name), _letters(local_part)) if h]
-    if len(family) >= 3:
-        return any(family in h for h in haystacks)
+    first = _tokens(words[0])
+    family = _tokens(" ".join(words[1:])) if len(words) > 1 else first
     # A very short family name ("Li", "Ba") is only convincing next to the first name.
-    return any(family in h and first in h for h in haystacks) if family and first else False
+    needed = family if len("".join(family)) >= 3 else family + first
+    if not needed:
+        return False
+    shown = set(_tokens(display_name))
+    if all(t in shown for t in needed):
+        return True
+    local = _letters(local_part)
+    return bool(local) and all(t in local for t in needed)
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z]+", _fold(text)) if t]
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _letters(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
-    return re.sub(r"[^a-z]", "", "".join(c for c in decomposed if not unicodedata.combining(c)).lower())
+    return re.sub(r"[^a-z]", "", _fold(text))
 
 
 def _address(value: Any) -> str:
@@ -141,12 +155,10 @@ def _value(row: Mapping[str, Any], key: str) -> Any:
     if value is None:
         return None
     try:
-        if value != value:  # NaN, NaT
+        if bool(pd.isna(value)):
             return None
-    except (TypeError, ValueError):  # pd.NA refuses comparison
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
+    except (TypeError, ValueError):  # array-likes are values, not gaps
+        pass
     if isinstance(value, str) and not value.strip():
         return None
     return value

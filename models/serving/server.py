@@ -36,7 +36,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,6 +221,7 @@ def start_triton(
     timeout: float = 120.0,
     settings: ServingSettings = ServingSettings(),
     log_verbose: int = 0,
+    extra_args: Sequence[str] = (),
 ) -> TritonServer:
     """Start tritonserver on `repo` (loopback only) and return once the server and `claims_risk` are ready.
 
@@ -264,6 +265,7 @@ def start_triton(
         ]  # fmt: skip
         if model_control == "explicit":
             cmd.append(f"--load-model={MODEL_NAME}")
+        cmd += list(extra_args)
         server._log_file = open(log_path, "ab")
         server.process = subprocess.Popen(
             cmd, stdout=server._log_file, stderr=subprocess.STDOUT, env=server_environment(),

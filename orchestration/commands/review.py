@@ -119,8 +119,9 @@ def cmd_review_release(args) -> int:
 
 def cmd_review_decide(args) -> int:
     action = "approve" if args.approve else "override"
-    label = _act(lambda: _queue().decide(args.claim, args.reviewer, action, queue=args.override, reason=args.reason))
-    item = _act(lambda: _queue().show(args.claim))
+    queue = _queue()
+    label = _act(lambda: queue.decide(args.claim, args.reviewer, action, queue=args.override, reason=args.reason))
+    item = queue.show(args.claim)
     risk = "high risk" if label["high_risk"] else "not high risk"
     print(f"{args.claim} decided by {label['reviewer']}: {action} -> {item['final_queue']} ({risk})")
     return 0

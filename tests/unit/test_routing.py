@@ -91,9 +91,22 @@ def test_the_sender_is_plausibly_the_holder(sender, sender_name, contact):
     assert verdict.passed, verdict.reason
 
 
-def test_a_first_name_alone_does_not_make_a_sender_plausible():
-    verdict = verify_policy(claim(sender="elodie@gmail.com", sender_name="Élodie"), policy())
+@pytest.mark.parametrize(
+    "holder, sender, sender_name",
+    [
+        ("Élodie Lefèvre", "elodie@gmail.com", "Élodie"),  # a first name alone
+        ("Jean Roy", "contact@garage.fr", "Garage Leroy"),  # a family name inside another word
+        ("Mei Li", "li.wang@gmail.com", "Wang Li"),  # a two-letter family name without the first name
+    ],
+)
+def test_a_partial_name_does_not_make_a_sender_plausible(holder, sender, sender_name):
+    verdict = verify_policy(claim(sender=sender, sender_name=sender_name), policy(holder_name=holder))
     assert verdict.code == "sender_mismatch"
+
+
+def test_compound_and_short_family_names_match_as_words():
+    assert verify_policy(claim(sender="y@x.fr", sender_name="Yann LE-GALL"), policy(holder_name="Yann Le Gall")).passed
+    assert verify_policy(claim(sender="mei.li@x.fr", sender_name=None), policy(holder_name="Mei Li")).passed
 
 
 def test_verdict_reasons_never_quote_names_or_addresses():

@@ -1,0 +1,32 @@
+"""`claimflow ui`: the Dagster UI and the MLflow UI over the local instance, until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def cmd_ui(args) -> int:
+    from assets.project import PROJECT_ROOT, mlflow_dir, mlflow_tracking_uri
+    from models.tracking import start_tracking_server
+    from orchestration.runner import prepare_dagster_home
+
+    home = prepare_dagster_home()
+    port = int(mlflow_tracking_uri().rsplit(":", 1)[1])
+    with start_tracking_server(mlflow_dir(), port=port) as mlflow:
+        print(f"MLflow UI   {mlflow.url}  (registry: {mlflow.url}/#/models/claims_risk)")
+        print(f"Dagster UI  http://127.0.0.1:{args.port}  (instance {home})")
+        dagster = Path(sys.executable).with_name("dagster")
+        cmd = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)]
+        try:
+            return subprocess.call(cmd, env=os.environ | {"DAGSTER_HOME": str(home)}, cwd=PROJECT_ROOT)
+        except KeyboardInterrupt:
+            return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ui", help="start the Dagster UI and the MLflow UI on loopback (Ctrl-C stops both)")
+    p.add_argument("--port", type=int, default=3000, help="Dagster UI port")
+    p.set_defaults(func=cmd_ui)
