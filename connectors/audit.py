@@ -80,6 +80,29 @@ class AuditLog:
             )
         return AuditEntry(seq, at, actor, action, subject, payload, prev, digest)
 
+    def append_many(self, entries: list[dict[str, Any]]) -> list[AuditEntry]:
+        """Append several entries (`actor`, `action`, `subject`, `payload` each) in one transaction, in order."""
+        if not entries:
+            return []
+        out = []
+        with self.engine.begin() as con:
+            last = con.execute(
+                sa.select(audit_table.c.seq, audit_table.c.hash).order_by(audit_table.c.seq.desc()).limit(1)
+            ).first()
+            seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+            rows = []
+            for e in entries:
+                seq += 1
+                body = json.dumps(e["payload"], sort_keys=True, default=str, ensure_ascii=False)
+                at = datetime.now(UTC).isoformat(timespec="microseconds")
+                digest = entry_hash(seq, at, e["actor"], e["action"], e["subject"], body, prev)
+                rows.append(dict(seq=seq, at=at, actor=e["actor"], action=e["action"], subject=e["subject"],
+                                 payload=body, prev_hash=prev, hash=digest))
+                out.append(AuditEntry(seq, at, e["actor"], e["action"], e["subject"], e["payload"], prev, digest))
+                prev = digest
+            con.execute(audit_table.insert(), rows)
+        return out
+
     def entries(self, *, action: str | None = None, subject: str | None = None) -> list[AuditEntry]:
         query = sa.select(audit_table).order_by(audit_table.c.seq)
         if action:

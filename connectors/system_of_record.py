@@ -388,6 +388,12 @@ class ClaimsSystem:
             written, skipped, held = written + w, skipped + s, held + h
         return WriteReport(written, skipped, held)
 
+    def applied_keys(self, step: str) -> set[str]:
+        """Idempotency keys already applied for `step`: what a re-run must not write again."""
+        with self._ready().connect() as con:
+            rows = con.execute(sa.select(effects_table.c.idempotency_key).where(effects_table.c.step == step))
+            return {r[0] for r in rows}
+
     def _effect_exists(self, key: str) -> bool:
         with self.engine.connect() as con:
             return con.execute(

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 
 from models.contracts import LOSS_TYPES, ClaimFields
 
 EXTRACTOR_VERSION = "rules-2"
 PROVENANCE = "rules"
+# A mail with more dates, amounts or phones than this is not a claim a rule can read.
+_MAX_CANDIDATES = 200
 
 
 def _typo_variants(word: str) -> set[str]:
@@ -104,7 +108,8 @@ DEFAULT_RULES = ExtractionRules()
 
 # ---------------------------------------------------------------- text regions
 
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# Starts only where a run of address characters starts: otherwise "1.2.3..." scans quadratically.
+_EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _ATTRIBUTION = re.compile(
     r"^[ \t]*(?:on|le|am|el|il)\b[^\n]{0,300}?(?:\n[^\n]{0,200}?)?"
     r"\b(?:wrote|a [ée]crit|schrieb|escribi[óo]|ha scritto)[ \t]*:[ \t]*$",
@@ -225,15 +230,18 @@ def split_regions(text: str, subject: str = "") -> Regions:
     )
 
 
-def _line_at(text: str, pos: int) -> tuple[int, str]:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return start, text[start : end if end >= 0 else len(text)]
+def _line_at(text: str, pos: int, reach: int = 300) -> tuple[int, str]:
+    """(start, text) of the line around `pos`, at most `reach` characters either side."""
+    low = max(0, pos - reach)
+    start = text.rfind("\n", low, pos) + 1 or low
+    end = text.find("\n", pos, pos + reach)
+    return start, text[start : end if end >= 0 else min(len(text), pos + reach)]
 
 
 def _clause_before(text: str, pos: int, limit: int = 90) -> str:
     """The words of the sentence before `pos` (from the last sentence end or line start)."""
-    start = max(text.rfind("\n", 0, pos) + 1, pos - limit)
+    low = max(0, pos - limit)
+    start = text.rfind("\n", low, pos) + 1 or low
     chunk = text[start:pos]
     cut = max(chunk.rfind(". "), chunk.rfind("! "), chunk.rfind("? "))
     return chunk[cut + 1 :] if cut >= 0 else chunk
@@ -278,7 +286,7 @@ def _pick_number(cands: list[_Number]) -> tuple[str | None, float]:
     values = [c.value for c in cands if c.value]
     if not values:
         return None, 0.0
-    best = max(dict.fromkeys(values), key=values.count)
+    best = Counter(values).most_common(1)[0][0]
     conf = 0.99 if any(c.value == best and c.canonical for c in cands) else 0.95
     if len(set(values)) > 1:
         conf -= 0.25
@@ -447,12 +455,19 @@ class _DateCand:
     relative: bool = False
 
 
+def _taken(cands: list[_DateCand], size: int) -> bytearray:
+    mask = bytearray(size)
+    for c in cands:
+        mask[c.pos : c.end] = b"\x01" * (c.end - c.pos)
+    return mask
+
+
 def _explicit_dates(text: str, latest: date | None) -> list[_DateCand]:
     found: list[_DateCand] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # characters already read as part of a date
     for _kind, conf, rx in _DATE_PATTERNS:
-        for m in rx.finditer(text):
-            if any(s < m.end() and m.start() < e for s, e in taken):
+        for m in islice(rx.finditer(text), _MAX_CANDIDATES):
+            if taken.find(1, m.start(), m.end()) >= 0:
                 continue
             g = m.groupdict()
             if g.get("mon"):
@@ -469,7 +484,7 @@ def _explicit_dates(text: str, latest: date | None) -> list[_DateCand]:
                 c = 0.8  # the year is inferred
             else:
                 c = conf if year >= 100 else conf - 0.03
-            taken.append((m.start(), m.end()))
+            taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
             found.append(_DateCand(m.start(), m.end(), d, c, year is None))
     return sorted(found, key=lambda c: c.pos)
 
@@ -478,8 +493,9 @@ def _relative_dates(text: str, ref: date | None, taken: list[_DateCand]) -> list
     if ref is None:
         return []
     out = []
-    for m in _RELATIVE.finditer(text):
-        if any(m.start() < c.end and c.pos < m.end() + 3 for c in taken):
+    mask = _taken(taken, len(text) + 3)
+    for m in islice(_RELATIVE.finditer(text), _MAX_CANDIDATES):
+        if mask.find(1, m.start(), m.end() + 3) >= 0:
             continue  # "on Monday 4 March 2026" is a written date
         for days, group in ((2, "d2"), (1, "d1"), (0, "d0")):
             if m.group(group):
@@ -592,7 +608,7 @@ def parse_number(raw: str, currency: str | None = None) -> Decimal | None:
 
 def _pick_amount(text: str) -> tuple[Decimal | None, str | None, float]:
     cands = []
-    for m in _AMOUNT.finditer(text):
+    for m in islice(_AMOUNT.finditer(text), _MAX_CANDIDATES):
         currency = _CUR_CODE.get((m.group("cb") or m.group("ca") or "").lower().split(" ")[0])
         value = parse_number(m.group("n1") or m.group("n2"), currency)
         if value is None or value <= 0:
@@ -876,7 +892,7 @@ def _normalize_phone(m: re.Match) -> str | None:
 
 def _pick_phone(text: str) -> tuple[str | None, float]:
     cands = []
-    for m in _PHONE.finditer(text):
+    for m in islice(_PHONE.finditer(text), _MAX_CANDIDATES):
         value = _normalize_phone(m)
         if not value:
             continue

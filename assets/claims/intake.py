@@ -29,6 +29,7 @@ QUARANTINED = f"{RAW_SCHEMA}.quarantined_emails"
 POLICIES = f"{RAW_SCHEMA}.policies"
 CLAIMS_HISTORY = f"{RAW_SCHEMA}.claims_history"
 REVIEW_LABELS = f"{RAW_SCHEMA}.review_labels"
+PHOTO_QUALITY = f"{RAW_SCHEMA}.photo_quality"
 
 DDL = [
     f"""create table if not exists {CLAIM_EMAILS} (
@@ -60,6 +61,10 @@ DDL = [
         estimated_amount_eur double, photo_count integer, photo_quality double, prior_claims integer,
         needed_specialist boolean, fraud_confirmed boolean, final_cost double, closed_date date,
         high_risk boolean, label_source varchar)""",
+    f"""create table if not exists {PHOTO_QUALITY} (
+        claim_number varchar, sha256 varchar, score double, verdict varchar, reasons varchar,
+        phash varchar, reused_in varchar, quality varchar, assessed_at timestamp, run_id varchar,
+        primary key (claim_number, sha256))""",
     f"""create table if not exists {REVIEW_LABELS} (
         claim_number varchar, high_risk boolean, reviewer varchar, decided_at timestamp, reason varchar)""",
 ]

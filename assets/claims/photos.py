@@ -40,7 +40,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -279,10 +279,17 @@ _ORIENTATION_TRANSPOSE = {
 def _grayscale(image: Image.Image) -> Image.Image:
     """8-bit luminance whatever the mode: 16-bit and float frames are rescaled, not clipped."""
     image.load()
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if image.mode.startswith("I;16"):
+        top = 65535.0
+    elif image.mode in ("I", "F"):
+        # 32-bit frames carry no bit depth: the value range tells 16-bit, 8-bit and 0..1 float apart.
+        peak = float(np.asarray(image).max(initial=0))
+        top = 65535.0 if peak > 255 else (1.0 if image.mode == "F" and peak <= 1.0 else 255.0)
+    else:
+        top = None
+    if top is not None:
         pixels = np.asarray(image, dtype=np.float64)
-        top = 1.0 if image.mode == "F" and pixels.max() <= 1.0 else (65535.0 if pixels.max() > 255 else 255.0)
-        return Image.fromarray(np.clip(pixels / top * 255.0, 0, 255).astype(np.uint8))
+        return Image.fromarray(np.clip(pixels / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
     if image.mode == "L":
         return image
     if image.mode in ("P", "PA") or "transparency" in image.info:
@@ -395,7 +402,7 @@ def hamming(a: str, b: str) -> int:
 
 # ------------------------------------------------------------------ reuse across claims
 
-_POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+_POPCOUNT8 = np.array([i.bit_count() for i in range(256)], dtype=np.uint8)
 
 
 def _popcount(values: np.ndarray) -> np.ndarray:
@@ -440,7 +447,7 @@ def find_reused(
     radius = max_distance // bands
     found: dict[tuple[int, int], int] = {}
     edges = np.linspace(0, PHASH_BITS, bands + 1).round().astype(int)
-    for lo_bit, hi_bit in zip(edges[:-1], edges[1:]):
+    for lo_bit, hi_bit in pairwise(edges):
         width = int(hi_bit - lo_bit)
         band = (h >> np.uint64(lo_bit)) & np.uint64((1 << width) - 1)
         order = np.argsort(band, kind="stable")

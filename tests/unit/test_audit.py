@@ -38,3 +38,11 @@ def test_reordered_entries_are_named(tmp_path):
             con.execute(audit_table.update().where(audit_table.c.seq == old).values(seq=new))
     report = log.verify()
     assert not report.intact and report.first_bad_seq == 2 and "does not follow" in report.problem
+
+
+def test_a_batch_append_extends_the_same_chain(tmp_path):
+    log = filled(tmp_path, 2)
+    log.append_many([{"actor": "triage", "action": "decide", "subject": f"c{i}", "payload": {"i": i}} for i in range(3)])
+    log.append(actor="tester", action="step", subject="after", payload={})
+    report = log.verify()
+    assert report.intact and report.entries == 6

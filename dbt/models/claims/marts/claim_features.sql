@@ -18,6 +18,18 @@ fx as (
 
 ),
 
+photos as (
+
+    select
+        claim_number,
+        avg(case when verdict <> 'unreadable' then score end) as photo_quality,
+        count(*) filter (where verdict <> 'ok') as poor_photos,
+        bool_or(reused_in <> '[]') as photo_reused
+    from {{ source('raw', 'photo_quality') }}
+    group by claim_number
+
+),
+
 history as (
 
     select claim_number, policy_number, incident_date from {{ source('raw', 'claims_history') }}
@@ -80,8 +92,10 @@ select
     -- Unknown currencies stay null rather than being mistaken for EUR.
     claims.estimated_amount * fx.eur_per_unit as estimated_amount_eur,
     claims.photo_count,
-    -- Filled by the photo-quality step; null until a photo has been scored.
-    cast(null as double) as photo_quality,
+    -- Mean quality score of the claim's photos; null when it has none (as in training).
+    photos.photo_quality,
+    coalesce(photos.poor_photos, 0) as poor_photos,
+    coalesce(photos.photo_reused, false) as photo_reused,
     claims.min_confidence,
     policies.area,
     policies.bonus_malus,
@@ -97,3 +111,5 @@ left join earlier_claims
     on earlier_claims.claim_number = claims.claim_number
 left join fx
     on fx.currency = claims.currency
+left join photos
+    on photos.claim_number = claims.claim_number

@@ -1,0 +1,277 @@
+"""Triage as assets: decisions, system-of-record writes, the audit trail, reviewer labels.
+
+Rules decide (assets/claims/routing.py), people approve (the review queue); every effect
+is keyed by (claim, step, model version) so a re-executed run writes it once.
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from assets.claims import intake
+from assets.claims.assignment import assign
+from assets.claims.routing import TriageThresholds, route
+from assets.claims.verification import verify_policy
+from assets.groups import CLAIMS, TRAINING
+from assets.resources import SystemOfRecordResource, WarehouseResource
+from connectors.system_of_record import ClaimsSystem, effect_key
+
+TRIAGE_DECISIONS = f"{intake.RAW_SCHEMA}.triage_decisions"
+RISK_SCORES = f"{intake.RAW_SCHEMA}.risk_scores"
+STATUS_DRAFTS = f"{intake.RAW_SCHEMA}.status_drafts"
+TRIAGE_STEP = "triage"
+UNSCORED = "none"  # model version of a decision made without a risk score
+
+DDL = [
+    f"""create table if not exists {RISK_SCORES} (
+        claim_number varchar, model_version varchar, score double, served_by varchar,
+        scored_at timestamp, run_id varchar, primary key (claim_number, model_version))""",
+    f"""create table if not exists {TRIAGE_DECISIONS} (
+        claim_number varchar, model_version varchar, queue varchar, rule varchar, reason varchar,
+        inputs varchar, input_hash varchar, needs_human boolean, skill varchar, proposed_queue varchar,
+        policy_verdict varchar, policy_reason varchar, risk_score double, received_at timestamp,
+        decided_at timestamp, run_id varchar, primary key (claim_number, model_version))""",
+    f"""create table if not exists {STATUS_DRAFTS} (
+        claim_number varchar, model_version varchar, subject varchar, body varchar, payload varchar,
+        provenance varchar, cost_usd double, drafted_at timestamp, run_id varchar,
+        primary key (claim_number, model_version))""",
+]
+
+
+def ensure_triage_tables(warehouse: WarehouseResource) -> None:
+    wh = warehouse.get()
+    intake.ensure_tables(wh)
+    wh.execute_ddl(DDL)
+
+
+def claims_system(system_of_record: SystemOfRecordResource) -> ClaimsSystem:
+    system = ClaimsSystem(system_of_record._ready_url())
+    system.ensure_schema()
+    return system
+
+
+class TriageConfig(dg.Config):
+    """Routing thresholds (assets/claims/routing.py); every decision records the ones it read."""
+
+    min_extraction_confidence: float = Field(0.75, description="Below this, a person checks the extraction.")
+    review_threshold: float = Field(0.5, description="Risk score from which a specialist looks at the claim.")
+    fraud_threshold: float = Field(0.8, description="Risk score from which the claim goes to fraud review.")
+    fast_track_max_amount_eur: float = Field(1500, description="Largest amount settled on the fast track.")
+    fast_track_max_risk: float = Field(0.15, description="Highest risk score settled on the fast track.")
+    specialist_amount_eur: float = Field(15000, description="Amount from which a specialist handles the claim.")
+
+    def thresholds(self) -> TriageThresholds:
+        return TriageThresholds(**self.model_dump())
+
+
+def triage_inputs(warehouse: WarehouseResource) -> pd.DataFrame:
+    """One row per claim with everything verification and routing read, and its latest score per version."""
+    return warehouse.get().read(
+        f"""select f.*, c.sender, c.contact_email, c.received_at as first_received_at,
+                   e.sender_name, coalesce(s.model_version, '{UNSCORED}') as model_version, s.score as risk_score,
+                   e.content_hash as input_hash_source
+            from main.claim_features f
+            join {intake.PARSED_CLAIMS} c using (claim_number)
+            left join {intake.CLAIM_EMAILS} e on e.content_hash = c.source_content_hash
+            left join {RISK_SCORES} s on s.claim_number = f.claim_number
+                and s.model_version = (select max_by(model_version, scored_at) from {RISK_SCORES} r
+                                       where r.claim_number = f.claim_number)"""
+    )
+
+
+@dg.asset(group_name=CLAIMS, deps=["claim_features", "risk_scores", "photo_quality", "policies"],
+          kinds={"python", "duckdb"})
+def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, warehouse: WarehouseResource):
+    """Where each claim goes (fast track, standard, specialist, fraud or human review), the rule and its inputs."""
+    ensure_triage_tables(warehouse)
+    wh = warehouse.get()
+    claims = triage_inputs(warehouse)
+    decided = wh.read(f"select claim_number, model_version from {TRIAGE_DECISIONS}")
+    done = set(zip(decided["claim_number"], decided["model_version"]))
+    claims = claims[[(c, v) not in done for c, v in zip(claims["claim_number"], claims["model_version"])]]
+    policies = wh.read(f"select * from {intake.POLICIES}").set_index("policy_number", drop=False)
+    thresholds = config.thresholds()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for claim in claims.astype(object).where(claims.notna(), None).to_dict("records"):
+        policy = policies.loc[claim["policy_number"]].to_dict() if claim["policy_number"] in policies.index else None
+        verdict = verify_policy(claim, policy)
+        decision = route(claim, verdict, thresholds)
+        inputs = json.dumps(decision.inputs, sort_keys=True, default=str)
+        rows.append(
+            {
+                "claim_number": claim["claim_number"],
+                "model_version": claim["model_version"],
+                "queue": decision.queue,
+                "rule": decision.rule,
+                "reason": decision.reason,
+                "inputs": inputs,
+                # What the decision was made from: the e-mail's content hash and the rule inputs.
+                "input_hash": hashlib.sha256(f"{claim['input_hash_source']}|{inputs}".encode()).hexdigest(),
+                "needs_human": decision.needs_human,
+                "skill": decision.skill,
+                "proposed_queue": decision.proposed_queue,
+                "policy_verdict": verdict.code,
+                "policy_reason": verdict.reason,
+                "risk_score": claim["risk_score"],
+                "received_at": claim["first_received_at"],
+                "decided_at": now,
+                "run_id": context.run_id,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    with wh.connect() as con:
+        con.execute("begin")
+        wh.upsert(con, TRIAGE_DECISIONS, frame, ["claim_number", "model_version"])
+        con.execute("commit")
+    by_queue = frame["queue"].value_counts().to_dict() if len(frame) else {}
+    by_rule = frame["rule"].value_counts().to_dict() if len(frame) else {}
+    return dg.MaterializeResult(
+        metadata={
+            "decisions": len(frame),
+            "by_queue": dg.MetadataValue.json(by_queue),
+            "by_rule": dg.MetadataValue.json(by_rule),
+            "thresholds": dg.MetadataValue.json(config.model_dump()),
+        }
+    )
+
+
+class SystemOfRecordConfig(dg.Config):
+    """Writes to the claims system of record."""
+
+    simulate_failure_after: int = Field(
+        -1, description="Testing only: fail after this many claims (-1 never), to rehearse re-execution."
+    )
+
+
+@dg.asset(group_name=CLAIMS, deps=[triage_decisions, "status_drafts"], kinds={"sqlalchemy"})
+def system_of_record_updates(
+    context: dg.AssetExecutionContext,
+    config: SystemOfRecordConfig,
+    warehouse: WarehouseResource,
+    system_of_record: SystemOfRecordResource,
+):
+    """Claim status, assignment to the least-loaded qualified specialist, outbox message, review item."""
+    ensure_triage_tables(warehouse)
+    system = claims_system(system_of_record)
+    if not system.roster():
+        from assets.claims.assignment import default_roster
+
+        system.seed_roster(default_roster())
+    decisions = warehouse.get().read(
+        f"""select d.*, s.subject, s.body, s.payload
+            from {TRIAGE_DECISIONS} d
+            left join {STATUS_DRAFTS} s using (claim_number, model_version)
+            order by d.decided_at, d.claim_number"""
+    )
+    applied = system.applied_keys(TRIAGE_STEP)
+    pending = decisions[
+        [effect_key(c, TRIAGE_STEP, v) not in applied for c, v in zip(decisions["claim_number"], decisions["model_version"])]
+    ]
+    records = pending.astype(object).where(pending.notna(), None).to_dict("records")
+    assignments = {a.claim_number: a for a in assign([_as_decision(r) for r in records], system.roster())}
+    rows_by_version: dict[str, list[dict]] = {}
+    for r in records:
+        a = assignments.get(r["claim_number"])
+        row = {
+            "claim_number": r["claim_number"],
+            "queue": r["queue"],
+            "rule": r["rule"],
+            "reason": r["reason"],
+            "inputs": json.loads(r["inputs"]),
+            "risk_score": r["risk_score"],
+            "policy_verdict": r["policy_verdict"],
+            "assigned_to": a.specialist_id if a and a.assigned else None,
+            "skill": r["skill"],
+            "proposed_queue": r["proposed_queue"],
+        }
+        if r["body"]:
+            row["outbox"] = {"subject": r["subject"], "body": r["body"], "payload": json.loads(r["payload"])}
+        rows_by_version.setdefault(r["model_version"], []).append(row)
+    written = skipped = 0
+    fail_after = config.simulate_failure_after if config.simulate_failure_after >= 0 else None
+    for version, rows in rows_by_version.items():
+        report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version, fail_after=fail_after)
+        written += report.written
+        skipped += report.skipped_duplicates
+    counts = system.counts(datetime.now(UTC).replace(tzinfo=None))
+    return dg.MaterializeResult(
+        metadata={
+            "written": written,
+            "skipped_duplicates": skipped,
+            "unassigned": sum(1 for a in assignments.values() if not a.assigned and a.queue != "fast_track"),
+            "sor_counts": dg.MetadataValue.json(json.loads(json.dumps(counts, default=str))),
+        }
+    )
+
+
+def _as_decision(record: dict):
+    from assets.claims.routing import Decision
+
+    return Decision(
+        queue=record["queue"], rule=record["rule"], reason=record["reason"], inputs={},
+        needs_human=bool(record["needs_human"]), claim_number=record["claim_number"], skill=record["skill"],
+        proposed_queue=record["proposed_queue"],
+    )
+
+
+@dg.asset(group_name=CLAIMS, deps=[system_of_record_updates], kinds={"sqlalchemy"})
+def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+              system_of_record: SystemOfRecordResource):
+    """The hash-chained audit trail: per decision its input hash, model and version, score, rule and inputs."""
+    audit = system_of_record.audit()
+    logged = {(e.subject, e.payload.get("model_version")) for e in audit.entries(action="triage.decision")}
+    decisions = warehouse.get().read(f"select * from {TRIAGE_DECISIONS} order by decided_at, claim_number")
+    fresh = [
+        r for r in decisions.astype(object).where(decisions.notna(), None).to_dict("records")
+        if (r["claim_number"], r["model_version"]) not in logged
+    ]
+    appended = audit.append_many(
+        [
+            {
+                "actor": "claimflow.triage",
+                "action": "triage.decision",
+                "subject": r["claim_number"],
+                "payload": {
+                    "input_hash": r["input_hash"],
+                    "model": "claims_risk",
+                    "model_version": r["model_version"],
+                    "risk_score": r["risk_score"],
+                    "policy_verdict": r["policy_verdict"],
+                    "rule": r["rule"],
+                    "queue": r["queue"],
+                    "inputs": json.loads(r["inputs"]),
+                    "decided_at": str(r["decided_at"]),
+                    "dagster_run_id": r["run_id"],
+                },
+            }
+            for r in fresh
+        ]
+    )
+    report = audit.verify()
+    if not report.intact:
+        raise dg.Failure(f"audit log broken: {report.problem}", allow_retries=False)
+    return dg.MaterializeResult(metadata={"appended": len(appended), "entries": report.entries, "intact": True})
+
+
+@dg.asset(group_name=TRAINING, kinds={"sqlalchemy", "duckdb"})
+def review_labels(warehouse: WarehouseResource, system_of_record: SystemOfRecordResource):
+    """Reviewers' decisions as labels: a claim a person sent to a specialist or fraud review was high risk."""
+    from assets.claims.review import ReviewQueue
+
+    system = claims_system(system_of_record)
+    labels = pd.DataFrame(ReviewQueue(system).labels_since(None))
+    wh = warehouse.get()
+    intake.ensure_tables(wh)
+    with wh.connect() as con:
+        con.execute("begin")
+        con.execute(f"delete from {intake.REVIEW_LABELS}").fetchall()
+        if len(labels):
+            con.execute(f"insert into {intake.REVIEW_LABELS} by name select * from labels").fetchall()
+        con.execute("commit")
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(labels)})
+
