@@ -745,25 +745,36 @@ _LOSS_LABEL = re.compile(
 )
 
 
-_FUZZY_MEMO: dict[str, str | None] = {}
+_FUZZY_MEMO: dict[str, tuple[str, ...]] = {}
+# Real words one deletion away from a five-letter keyword ("cash" from "crash", "très" from
+# "trees"): never read as a typo. Four-letter tokens are checked only against this list.
+_SHORT_REAL_WORDS = frozenset({
+    "aron", "atre", "bank", "bans", "beak", "bise", "bite", "bond", "bone", "brie", "bust", "cash", "cour",
+    "cout", "cree", "curt", "cute", "dens", "dove", "fend", "firs", "flee", "font", "food", "frot", "fume",
+    "fute", "gele", "glas", "guts", "mure", "muet", "orge", "oter", "part", "plie", "pore", "port", "pote",
+    "rive", "rote", "roue", "rout", "seal", "shot", "sole", "sort", "stal", "tage", "tier", "ties", "tirs",
+    "tres", "vets", "vire", "vite", "wins",
+})
 
 
-def _fuzzy(token: str) -> str | None:
+def _fuzzy(token: str) -> tuple[str, ...]:
     """Memoised `_fuzzy_lookup`: the words of mail repeat a lot."""
-    if token in _FUZZY_MEMO:
-        return _FUZZY_MEMO[token]
-    if len(_FUZZY_MEMO) > 50_000:
-        _FUZZY_MEMO.clear()
-    found = _FUZZY_MEMO[token] = _fuzzy_lookup(token)
+    found = _FUZZY_MEMO.get(token)
+    if found is None:
+        if len(_FUZZY_MEMO) > 50_000:
+            _FUZZY_MEMO.clear()
+        found = _FUZZY_MEMO[token] = _fuzzy_lookup(token)
     return found
 
 
-def _fuzzy_lookup(token: str) -> str | None:
-    """The vocabulary word one typo away from `token` (deletion, duplication, transposition), if unique.
+def _fuzzy_lookup(token: str) -> tuple[str, ...]:
+    """The vocabulary words one typo away from `token` (deletion, duplication, transposition).
 
     As in `_typo_variants`, the first letter is taken as right.
     """
     found = set(_DELETES.get(token, ()))  # a letter was dropped
+    if len(token) < 5:
+        return () if token in _SHORT_REAL_WORDS else tuple(sorted(found))
     for i in range(1, len(token)):
         if token[i] == token[i - 1]:  # a letter was doubled
             d = token[:i] + token[i + 1 :]
@@ -773,9 +784,7 @@ def _fuzzy_lookup(token: str) -> str | None:
             t = token[:i] + token[i + 1] + token[i] + token[i + 2 :]
             if t in _VOCAB:
                 found.add(t)
-    if len(found) > 1 and len({_WORD_WEIGHT.get(w, ("",))[0] for w in found}) == 1:
-        return min(found)  # ambiguous spelling, same meaning
-    return found.pop() if len(found) == 1 else None
+    return tuple(sorted(found))
 
 
 # Field labels that name no loss: "Date de l'accident", "Date of loss", "Accident report".
@@ -795,10 +804,17 @@ def _loss_scores(text: str) -> tuple[dict[str, float], bool]:
     fuzzy_used = False
     scores: dict[str, float] = {}
     for token in _TOKEN.findall(folded):
-        if token not in _VOCAB and len(token) >= 5:
-            fixed = _fuzzy(token)
-            if fixed:
-                token, fuzzy_used = fixed, True
+        if token not in _VOCAB and len(token) >= 4:
+            readings = _fuzzy(token)
+            if len(readings) == 1:
+                token, fuzzy_used = readings[0], True
+            elif readings:
+                # "stoe" is "stole" or "stone": each reading gets its share of the evidence.
+                fuzzy_used = True
+                for reading in readings:
+                    hit = _WORD_WEIGHT.get(reading)
+                    if hit:
+                        scores[hit[0]] = scores.get(hit[0], 0.0) + hit[1] / len(readings)
         hit = _WORD_WEIGHT.get(token)
         if hit:
             scores[hit[0]] = scores.get(hit[0], 0.0) + hit[1]

@@ -140,6 +140,67 @@ def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, wa
     )
 
 
+_FRENCH_HINTS = (" je ", " mon ", " ma ", "bonjour", "sinistre", "voiture", "véhicule")
+
+
+def guess_language(text: str | None) -> str:
+    """'fr' or 'en' for the customer message, from the customer's own words."""
+    low = f" {(text or '').lower()} "
+    return "fr" if sum(h in low for h in _FRENCH_HINTS) >= 2 else "en"
+
+
+@dg.asset(group_name=CLAIMS, deps=[triage_decisions], kinds={"anthropic"})
+def status_drafts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """The customer's status message per decision: text plus machine-readable JSON, by Claude or the template."""
+    from models.claude import ClaudeClient
+    from models.drafting import draft_status
+
+    ensure_triage_tables(warehouse)
+    wh = warehouse.get()
+    pending = wh.read(
+        f"""select d.claim_number, d.model_version, d.queue, d.rule, d.needs_human, e.sender_name, c.description
+            from {TRIAGE_DECISIONS} d
+            join {intake.PARSED_CLAIMS} c using (claim_number)
+            left join {intake.CLAIM_EMAILS} e on e.content_hash = c.source_content_hash
+            where not exists (select 1 from {STATUS_DRAFTS} s
+                              where s.claim_number = d.claim_number and s.model_version = d.model_version)"""
+    )
+    client = ClaudeClient.from_env()  # None without ANTHROPIC_API_KEY: the template drafter, said in provenance
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    try:
+        for r in pending.astype(object).where(pending.notna(), None).to_dict("records"):
+            claim = {"claim_number": r["claim_number"], "contact_name": r["sender_name"],
+                     "language": guess_language(r["description"])}
+            decision = {"queue": r["queue"], "rule": r["rule"], "needs_review": bool(r["needs_human"])}
+            draft = draft_status(claim, decision, client)
+            subject = f"Claim {r['claim_number']}" if draft.language == "en" else f"Sinistre {r['claim_number']}"
+            rows.append({
+                "claim_number": r["claim_number"], "model_version": r["model_version"], "subject": subject,
+                "body": draft.text, "payload": json.dumps(draft.payload),
+                "provenance": json.dumps({"drafter": draft.provenance, "fallback_reason": draft.fallback_reason,
+                                          "model": client.model if client else None}),
+                "cost_usd": float(draft.cost_usd), "drafted_at": now, "run_id": context.run_id,
+            })
+    finally:
+        if client is not None:
+            client.close()
+    frame = pd.DataFrame(rows)
+    with wh.connect() as con:
+        con.execute("begin")
+        wh.upsert(con, STATUS_DRAFTS, frame, ["claim_number", "model_version"])
+        con.execute("commit")
+    drafters = pd.Series([json.loads(r["provenance"])["drafter"] for r in rows]).value_counts().to_dict() if rows else {}
+    return dg.MaterializeResult(
+        metadata={
+            "drafts": len(rows),
+            "by_drafter": dg.MetadataValue.json(drafters),
+            "claude": "configured" if client else "no ANTHROPIC_API_KEY: template drafter (provenance says so)",
+            "cost_usd": float(frame["cost_usd"].sum()) if len(frame) else 0.0,
+        }
+    )
+
+
 class SystemOfRecordConfig(dg.Config):
     """Writes to the claims system of record."""
 
@@ -148,7 +209,7 @@ class SystemOfRecordConfig(dg.Config):
     )
 
 
-@dg.asset(group_name=CLAIMS, deps=[triage_decisions, "status_drafts"], kinds={"sqlalchemy"})
+@dg.asset(group_name=CLAIMS, deps=[triage_decisions, status_drafts], kinds={"sqlalchemy"})
 def system_of_record_updates(
     context: dg.AssetExecutionContext,
     config: SystemOfRecordConfig,

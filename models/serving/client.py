@@ -16,8 +16,8 @@ Failure policy, from the caller's point of view:
   so later calls fail fast instead of each waiting out its retries; after
   `breaker_reset_s` one probe goes through (half-open) and its outcome closes or
   re-opens the circuit;
-- any other server answer (bad input, unknown version, a model error) raises
-  `ScoringError` at once: retrying would not change it;
+- any other server answer (bad input, a version that is not loaded, a model
+  error) raises `ScoringError` at once: retrying would not change it;
 - an answer that does not fit the request (rows, shape, version, a NaN score)
   raises `ScoringError`: never a silently wrong score.
 
@@ -41,6 +41,9 @@ from models.serving.repository import MODEL_NAME
 SERVED_BY_TRITON = "triton"
 SERVED_BY_FALLBACK = "onnxruntime-fallback"
 RETRYABLE = frozenset({"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED"})
+# Triton answers UNAVAILABLE for a model version that exists but is not loaded
+# (retired, or never loaded): the server is up and a retry would not change it.
+_NOT_SERVED = "Request for unknown model"
 _MAX_MESSAGE = 2**31 - 1
 
 
@@ -261,7 +264,7 @@ class TritonScorer:
                 response = self._infer(chunk, version)
             except Exception as exc:  # noqa: BLE001 - classified below, re-raised as ours
                 status = _status(exc)
-                if status not in RETRYABLE:
+                if status not in RETRYABLE or _message(exc).startswith(_NOT_SERVED):
                     self.breaker.record_success()  # the server answered: it is up, the request is wrong
                     raise ScoringError(f"{self.model} on {self.url_grpc}: {status or type(exc).__name__}: "
                                        f"{_message(exc)}") from None  # fmt: skip

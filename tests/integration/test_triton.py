@@ -232,7 +232,7 @@ def test_swapping_versions_mid_stream_loses_no_request_and_switches_only_once_re
     versions = [v for *_, v in sorted(unpinned)]
     assert versions == sorted(versions)
     assert _wait_unloaded(server, 1)["state"] in ("UNAVAILABLE", "absent")
-    with _scorer(server) as scorer, pytest.raises(ScoringError, match="NOT_FOUND"):
+    with _scorer(server) as scorer, pytest.raises(ScoringError, match="not at ready state"):
         scorer.score(x, version=1)
     assert _versions_on_disk(server.repo) == [2]  # a restart now would serve what is served
     assert written_versions(server.repo) == [1, 2]  # retired, not deleted: rollback needs it

@@ -315,7 +315,8 @@ def test_find_reused_handles_a_hundred_thousand_photos_without_comparing_all_pai
     hashes = np.packbits(bits, axis=1)
     photos = [(f"C{i // 2}", quality_with(f"{i:064x}", row.tobytes().hex())) for i, row in enumerate(hashes)]
     found = find_reused(photos)  # 5e9 pairs by brute force; seconds with multi-index hashing
-    assert {frozenset((int(p.sha_a, 16), int(p.sha_b, 16))) for p in found} >= {frozenset((i, n - 50 + i)) for i in range(50)}
+    pairs = {frozenset((int(p.sha_a, 16), int(p.sha_b, 16))) for p in found}
+    assert pairs >= {frozenset((i, n - 50 + i)) for i in range(50)}
 
 
 # ------------------------------------------------------------------ EXIF date
@@ -339,7 +340,8 @@ def test_an_exif_date_far_from_the_incident_adds_a_reason_but_keeps_the_verdict(
     assert quality.exif_datetime == f"{taken[:10].replace(':', '-')}T{taken[11:]}"
     assert quality.exif_vs_incident_days == days and quality.verdict == "ok"
     if flagged:
-        assert len(quality.reasons) == 1 and quality.reasons[0].startswith(f"exif date {taken[:10].replace(':', '-')} vs incident 2024-05-10")
+        day = taken[:10].replace(":", "-")
+        assert len(quality.reasons) == 1 and quality.reasons[0].startswith(f"exif date {day} vs incident 2024-05-10")
         assert flagged in quality.reasons[0]
     else:
         assert quality.reasons == []
@@ -432,7 +434,8 @@ def run(capsys, monkeypatch):
 
 def test_photos_check_prints_every_field_as_json(run, tmp_path):
     path = tmp_path / "damage 1.jpg"
-    path.write_bytes(jpeg_with_exif(render_image(PhotoSpec("coffee", (800, 600), (10, 10))), taken="2024:05:20 10:00:00"))
+    image = render_image(PhotoSpec("coffee", (800, 600), (10, 10)))
+    path.write_bytes(jpeg_with_exif(image, taken="2024:05:20 10:00:00"))
     code, out, err = run("photos", "check", path, "--incident-date", "2024-05-10")
     assert (code, err) == (0, "")
     report = json.loads(out)
@@ -462,7 +465,9 @@ def test_photos_check_exits_2_for_a_missing_file_or_a_directory(run, tmp_path, t
     assert code == 2 and len(err.strip().splitlines()) == 1 and "unreadable" in err
 
 
-@pytest.mark.parametrize("argv", [["photos"], ["photos", "check"], ["photos", "check", "x.jpg", "--incident-date", "10/05/2024"]])
+@pytest.mark.parametrize(
+    "argv", [["photos"], ["photos", "check"], ["photos", "check", "x.jpg", "--incident-date", "10/05/2024"]]
+)
 def test_photos_check_exits_2_with_one_line_for_wrong_usage(run, argv):
     code, _, err = run(*argv)
     assert code == 2 and len(err.strip().splitlines()) == 1

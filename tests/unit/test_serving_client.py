@@ -203,6 +203,19 @@ def test_a_request_the_server_rejects_is_not_retried_and_does_not_trip_the_break
     assert s.breaker.state == CLOSED
 
 
+def test_a_version_that_is_not_loaded_is_an_answer_not_an_outage() -> None:
+    # Triton says UNAVAILABLE for a retired version; retrying it tripped the breaker for every caller.
+    clock = FakeClock()
+    retired = InferenceServerException(
+        "Request for unknown model: 'claims_risk' version 1 is not at ready state", status="StatusCode.UNAVAILABLE"
+    )
+    client = FakeGrpcClient([retired])
+    s = scorer(client, clock, breaker_failures=1)
+    with pytest.raises(ScoringError, match="not at ready state"):
+        s.score(features(1), version=1)
+    assert len(client.calls) == 1 and s.breaker.state == CLOSED
+
+
 def test_an_open_circuit_fails_fast_without_calling_the_server() -> None:
     clock = FakeClock()
     client = FakeGrpcClient([unavailable()] * 3)
