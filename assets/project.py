@@ -48,3 +48,17 @@ def mlflow_tracking_uri() -> str:
     if explicit:
         return explicit
     return f"http://127.0.0.1:{os.environ.get('CLAIMFLOW_MLFLOW_PORT', '5000')}"
+
+
+def triton_repository() -> Path:
+    return claimflow_home() / "triton" / "models"
+
+
+def triton_ports() -> tuple[int, int, int]:
+    """(http, grpc, metrics): `CLAIMFLOW_TRITON_{HTTP,GRPC,METRICS}_PORT`, default 8000, 8001, 8002."""
+    env = os.environ
+    return (
+        int(env.get("CLAIMFLOW_TRITON_HTTP_PORT", 8000)),
+        int(env.get("CLAIMFLOW_TRITON_GRPC_PORT", 8001)),
+        int(env.get("CLAIMFLOW_TRITON_METRICS_PORT", 8002)),
+    )

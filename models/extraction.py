@@ -81,7 +81,12 @@ _CANONICAL_POLICY = re.compile(r"^POL-\d{7}$")
 
 @dataclass(frozen=True)
 class ExtractionRules:
-    """Configurable number formats; the defaults match the insurer's canonical forms."""
+    """Configurable number formats; the defaults match the insurer's canonical forms.
+
+    The claim pattern names groups `year` and `seq`, the policy pattern `digits`; a serial
+    longer than `max_claim_serial_digits` or a policy number of another length than
+    `policy_digits` (or with a leading zero) is malformed and yields no value.
+    """
 
     claim_number_pattern: str = DEFAULT_CLAIM_PATTERN
     claim_number_format: str = DEFAULT_CLAIM_FORMAT
@@ -667,7 +672,8 @@ _LOSS_LEXICON: dict[str, dict[float, str]] = {
              "|broke into|broken into|break in|forced the lock|serrure forcee|pot catalytique|"
              "catalytic converter|tentative de vol|",
         2.5: "fracture fracturee fracturer",
-        2.0: "vol missing disparu disparue",
+        2.0: "vol",
+        1.0: "missing disparu disparue",
     },
     "fire": {
         3.0: "fire fires incendie incendies incendiee flames flammes blaze ablaze burnt burned calcine calcinee "
@@ -703,11 +709,12 @@ _LOSS_LEXICON: dict[str, dict[float, str]] = {
     },
     "other": {
         3.0: "vandal vandals vandalism vandalised vandalized vandale vandales vandalisme vandalise vandalisee "
-             "keyed marten martens fouine rodent rodents rongeur rongeurs graffiti degradation degradations "
+             "keyed marten martens fouine rodent rodents rongeur rongeurs graffiti "
              "|other vandalism|",
         2.0: "slashed chewed gnawed ronge rongee rongees raye rayee rayure rayures retroviseur retroviseurs mirror "
-             "mirrors crevaison punctured tagged tague rats souris |wing mirror|wing mirrors|",
-        1.0: "scratched scratches tyres tires pneus crever creve arrache animal deer boar sanglier chevreuil",
+             "mirrors crevaison punctured tagged tague rats mice souris |wing mirror|wing mirrors|",
+        1.0: "scratched scratches tyres tires pneus crever creve arrache animal deer boar sanglier chevreuil "
+             "degradation degradations",
     },
 }
 # Only meaningful as the value of a "Type of loss:" line.
@@ -747,7 +754,8 @@ _LOSS_LABEL = re.compile(
 
 _FUZZY_MEMO: dict[str, tuple[str, ...]] = {}
 # Real words one deletion away from a five-letter keyword ("cash" from "crash", "très" from
-# "trees"): never read as a typo. Four-letter tokens are checked only against this list.
+# "tyres"): never read as a typo; keep in step with the vocabulary. Four-letter tokens are
+# only ever read as a five-letter keyword that lost a letter.
 _SHORT_REAL_WORDS = frozenset({
     "aron", "atre", "bank", "bans", "beak", "bise", "bite", "bond", "bone", "brie", "bust", "cash", "cour",
     "cout", "cree", "curt", "cute", "dens", "dove", "fend", "firs", "flee", "font", "food", "frot", "fume",

@@ -15,10 +15,29 @@ from assets.resources import (
 )
 from assets.training.assets import registry_for
 
+TRIAGE_ASSETS = dg.AssetSelection.assets(
+    "serving_deployment", "risk_scores", "serving_cost", "triage_decisions", "status_drafts",
+    "system_of_record_updates", "audit_log", "triage_kpis",
+)  # fmt: skip
+
 claims_intake_job = dg.define_asset_job(
     "claims_intake",
-    selection=dg.AssetSelection.groups(CLAIMS),
-    description="Inbox to validated claims in the warehouse: read, parse, check, build dbt models.",
+    selection=dg.AssetSelection.groups(CLAIMS) - TRIAGE_ASSETS,
+    description="Inbox to validated claims in the warehouse: read, parse, check photos, build dbt models.",
+    tags={"claimflow/flow": "claims"},
+)
+
+claims_triage_job = dg.define_asset_job(
+    "claims_triage",
+    selection=TRIAGE_ASSETS,
+    description="Score on Triton, route and assign, draft messages, write the system of record, audit, KPIs.",
+    tags={"claimflow/flow": "claims"},
+)
+
+claims_flow_job = dg.define_asset_job(
+    "claims_flow",
+    selection=(dg.AssetSelection.groups(CLAIMS) - TRIAGE_ASSETS) | TRIAGE_ASSETS,
+    description="Intake and triage of new mail in one micro-batch run.",
     tags={"claimflow/flow": "claims"},
 )
 
@@ -39,7 +58,7 @@ claims_history_schedule = dg.ScheduleDefinition(
 
 claims_daily_schedule = dg.ScheduleDefinition(
     name="claims_daily_batch",
-    job=claims_intake_job,
+    job=claims_flow_job,
     cron_schedule="0 6 * * *",
     execution_timezone="Europe/Paris",
     description="Full batch over everything waiting in the inbox, every morning.",
@@ -55,7 +74,7 @@ def plan_batches(keys: list[str], max_batch: int = MAX_BATCH) -> list[list[str]]
 
 
 @dg.sensor(
-    job=claims_intake_job,
+    job=claims_flow_job,
     minimum_interval_seconds=30,
     description="New mail in the inbox becomes micro-batch runs (never one run per e-mail).",
     default_status=dg.DefaultSensorStatus.STOPPED,

@@ -6,15 +6,20 @@ import dagster as dg
 
 from assets.claims import assets as claims_assets
 from assets.claims import checks as claims_checks
+from assets.claims import photo_assets, triage_assets
 from assets.dbt.assets import claimflow_dbt_assets
 from assets.monitoring import assets as monitoring_assets
+from assets.monitoring import kpis
+from assets.serving import assets as serving_assets
 from assets.training import assets as training_assets
 from assets.training import checks as training_checks
 from orchestration.automation import (
     champion_promotion_job,
     claims_daily_schedule,
+    claims_flow_job,
     claims_history_job,
     claims_history_schedule,
+    claims_triage_job,
     claims_inbox_sensor,
     claims_intake_job,
     model_approval_sensor,
@@ -29,11 +34,20 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
     env = env or get_environment()
     return dg.Definitions(
         assets=[
-            *dg.load_assets_from_modules([claims_assets, training_assets, monitoring_assets]),
+            *dg.load_assets_from_modules(
+                [claims_assets, photo_assets, triage_assets, training_assets, monitoring_assets, kpis, serving_assets]
+            ),
             claimflow_dbt_assets,
         ],
         asset_checks=dg.load_asset_checks_from_modules([claims_checks, training_checks]),
-        jobs=[claims_intake_job, claims_history_job, model_training_job, champion_promotion_job],
+        jobs=[
+            claims_intake_job,
+            claims_triage_job,
+            claims_flow_job,
+            claims_history_job,
+            model_training_job,
+            champion_promotion_job,
+        ],
         schedules=[claims_history_schedule, claims_daily_schedule],
         sensors=[claims_inbox_sensor, model_approval_sensor],
         resources=resources_for(env),

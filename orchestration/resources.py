@@ -8,7 +8,15 @@ import os
 import dagster as dg
 
 from assets.dbt.project import dbt_resource
-from assets.project import attachments_dir, inbox_dir, mlflow_tracking_uri, system_of_record_path, warehouse_path
+from assets.project import (
+    attachments_dir,
+    inbox_dir,
+    mlflow_tracking_uri,
+    system_of_record_path,
+    triton_ports,
+    triton_repository,
+    warehouse_path,
+)
 from assets.resources import (
     AttachmentStoreResource,
     GovernanceResource,
@@ -17,6 +25,7 @@ from assets.resources import (
     SystemOfRecordResource,
     WarehouseResource,
 )
+from assets.serving.assets import TritonResource
 from orchestration.environment import Environment
 
 # The embedded default approves with a named demo approver, and says so wherever it does.
@@ -44,6 +53,11 @@ def _local() -> dict:
         "dbt": dbt_resource(),
         "mlflow": MlflowResource(tracking_uri=mlflow_tracking_uri()),
         "governance": GovernanceResource(approvers=approvers(), trained_by=current_user()),
+        "triton": TritonResource(
+            url_grpc=f"127.0.0.1:{triton_ports()[1]}",
+            repository=str(triton_repository()),
+            onnx_fallback=os.environ.get("CLAIMFLOW_SCORING_FALLBACK") == "onnxruntime",
+        ),
     }
 
 
@@ -57,6 +71,11 @@ def _prod() -> dict:
         "mlflow": MlflowResource(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI")),
         # No default approvers in production: nobody approves until CLAIMFLOW_APPROVERS names them.
         "governance": GovernanceResource(approvers=approvers(default=()), trained_by=current_user()),
+        "triton": TritonResource(
+            url_grpc=dg.EnvVar("CLAIMFLOW_TRITON_GRPC_URL"),
+            repository=dg.EnvVar("CLAIMFLOW_TRITON_REPOSITORY"),
+            onnx_fallback=os.environ.get("CLAIMFLOW_SCORING_FALLBACK") == "onnxruntime",
+        ),
     }
 
 

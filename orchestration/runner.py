@@ -185,6 +185,80 @@ def run_lifecycle(demo_approver: str) -> tuple[bool, str]:
     return True, "\n".join(lines)
 
 
+def start_serving(tracking_uri: str):
+    """Write the champion into the Triton repository and start Triton on it (loopback); the caller stops it."""
+    from assets.project import triton_ports, triton_repository
+    from models.lineage import download_onnx
+    from models.registry import CHAMPION, MODEL_NAME
+    from models.serving.repository import write_config, write_model_version
+    from models.serving.server import start_triton
+    from orchestration.environment import Environment
+    from orchestration.resources import resources_for
+    from assets.training.assets import registry_for
+
+    res = resources_for(Environment.LOCAL)
+    champion = registry_for(res["mlflow"], res["system_of_record"], res["governance"]).alias_version(CHAMPION)
+    if champion is None:
+        raise RuntimeError("no champion model to serve: run the demo or promote a version first")
+    repo = triton_repository()
+    write_model_version(repo, champion, download_onnx(tracking_uri, MODEL_NAME, champion))
+    write_config(repo, [champion])
+    http, grpc, metrics = triton_ports()
+    server = start_triton(repo, http_port=http, grpc_port=grpc, metrics_port=metrics,
+                          log_path=claimflow_home() / "logs" / "triton.log")
+    return server, champion
+
+
+def run_triage() -> tuple[bool, str]:
+    """Score, route, assign, draft, write the system of record, audit, KPIs; returns (success, summary)."""
+    from datetime import UTC, datetime
+
+    from assets.claims.triage_assets import claims_system
+    from connectors.audit import AuditLog
+    from orchestration.environment import Environment
+    from orchestration.resources import resources_for
+
+    result = run_job("claims_triage")
+    md = {
+        e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+    lines = []
+    if "risk_scores" in md:
+        rs = md["risk_scores"]
+        lines.append(f"  scoring            {rs.get('scored', 0)} claims scored by claims_risk version "
+                     f"{rs.get('model_version')} ({rs.get('served_by', 'triton')})")
+    if "serving_cost" in md and "cost_per_1k_usd" in md["serving_cost"]:
+        sc = md["serving_cost"]
+        lines.append(f"  cost per inference ${sc['cost_per_1k_usd'] / 1000:.3g} ({sc['source']}, "
+                     f"{sc['seconds_per_inference'] * 1e6:.1f} us compute per claim, queue share {sc['queue_share']:.0%})")
+    if not result.success:
+        return False, "\n".join(lines + [f"  triage failed: {first_failure(result)}"])
+    res = resources_for(Environment.LOCAL)
+    system = claims_system(res["system_of_record"])
+    counts = system.counts(datetime.now(UTC).replace(tzinfo=None))
+    lines.append("  routes by queue    " + ", ".join(f"{q} {n}" for q, n in counts["by_queue"].items()))
+    loads = [f"{h['name']} {h['current_load']}/{h['capacity']}" for h in counts["specialists"] if h["current_load"]]
+    lines.append("  specialists' load  " + (", ".join(loads) or "none assigned"))
+    waiting = counts["review"].get("waiting", 0)
+    oldest = counts["review_waiting_age_minutes"]["oldest"]
+    lines.append(f"  review queue       {waiting} waiting" + (f", oldest {oldest:.0f} min" if oldest is not None else ""))
+    k = md.get("triage_kpis", {})
+    if k:
+        lines.append(
+            f"  KPIs               cycle time median {k.get('cycle_time_hours_median')} h, "
+            f"decided without a person {k.get('share_decided_without_a_person', 0):.0%}, "
+            f"manual steps avoided {k.get('manual_steps_avoided')}, cost per claim ${k.get('cost_per_claim_usd', 0):.6f}"
+        )
+    drafts = md.get("status_drafts", {})
+    if drafts:
+        lines.append(f"  status drafts      {drafts.get('drafts')} in the outbox ({drafts.get('claude')})")
+    report = AuditLog(res["system_of_record"]._ready_url()).verify()
+    lines.append(f"  audit verify       {'intact' if report.intact else 'BROKEN: ' + str(report.problem)}, "
+                 f"{report.entries} entries")
+    return report.intact, "\n".join(lines)
+
+
 def run_demo(*, count: int, seed: int) -> int:
     """Seed the policy register, fill the inbox with sample mail, run the flow, say where to look."""
     from datetime import UTC, datetime
@@ -243,6 +317,14 @@ def run_demo(*, count: int, seed: int) -> int:
     with start_tracking_server(mlflow_dir(), port=port) as server:
         ok, text = run_lifecycle(DEMO_APPROVER)
         print(text)
+        if ok:
+            print("\nServing and triage (Triton Inference Server on loopback, CPU):")
+            triton, champion = start_serving(server.url)
+            with triton:
+                print(f"  Triton             serving claims_risk version {champion}; Prometheus metrics at "
+                      f"{triton.metrics_url}")
+                ok, text = run_triage()
+                print(text)
     print(
         "\nWhere to look:\n"
         f"  warehouse (DuckDB)   {warehouse_path()}  tables raw.parsed_claims, raw.quarantined_emails, main.claim_features\n"
@@ -251,6 +333,8 @@ def run_demo(*, count: int, seed: int) -> int:
         f"  Dagster UI           make ui, then http://127.0.0.1:3000 (runs, lineage, checks)\n"
         f"  MLflow UI            make ui, then {server.url} (runs, registry, aliases)\n"
         f"  model registry       .venv/bin/claimflow models list\n"
+        f"  review queue         .venv/bin/claimflow review list\n"
+        f"  audit trail          .venv/bin/claimflow audit verify\n"
         f"  one e-mail by hand   .venv/bin/claimflow intake parse {samples}/<file>.eml"
     )
     return 0 if ok else 1

@@ -265,7 +265,7 @@ class FakeAnthropic:
         self._queue: deque[Behaviour] = deque()
         self._cache: dict[str, float] = {}
         self._batches: dict[str, _Batch] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
