@@ -559,7 +559,9 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"|(?:model|mod[èe]le|internal|interne|priority|security|s[ée]curit[ée])[ \t]*(?:note|message|prompt|"
             r"override|update|instructions?|notice|avis)"
             r"|notes?[ \t]+(?:to|for|pour)[ \t]+(?:the[ \t]+|l['’][ \t]*|le[ \t]+)?(?:ai|ia|assistant|model|"
-            r"mod[èe]le|claude|system|syst[èe]me|reviewer|agent|llm))"
+            r"mod[èe]le|claude|system|syst[èe]me|reviewer|agent|llm)(?:[ \t]+(?:assistant|model|agent|system))?"
+            r"|(?:note|message|avis|notice)[ \t]+(?:du[ \t]+|de[ \t]+l['’]?[ \t]*|from[ \t]+(?:the[ \t]+)?)?"
+            r"(?:syst[èe]me|system|admin(?:istrat(?:eur|or))?|op[ée]rat(?:eur|or)|d[ée]veloppeur|developer))"
             r"[ \t]*(?:[\]>)}*]+|:)",
             re.I,
         ),

@@ -248,9 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     mr.add_argument("--reason", required=True)
     mr.set_defaults(func=cmd_models_rollback)
 
-    from orchestration.commands import audit, photos, review, ui
+    from orchestration.commands import audit, photos, review, serve, ui
 
-    for module in (photos, review, audit, ui):
+    for module in (photos, review, audit, serve, ui):
         module.register(sub)
 
     d = sub.add_parser("demo", help="seed, generate an inbox, run the claims flow, print a summary")

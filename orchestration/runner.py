@@ -248,7 +248,7 @@ def run_triage() -> tuple[bool, str]:
         lines.append(
             f"  KPIs               cycle time median {k.get('cycle_time_hours_median')} h, "
             f"decided without a person {k.get('share_decided_without_a_person', 0):.0%}, "
-            f"manual steps avoided {k.get('manual_steps_avoided')}, cost per claim ${k.get('cost_per_claim_usd', 0):.6f}"
+            f"manual steps avoided {k.get('manual_steps_avoided')}, cost per claim ${k.get('cost_per_claim_usd', 0):.3g}"
         )
     drafts = md.get("status_drafts", {})
     if drafts:

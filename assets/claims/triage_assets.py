@@ -71,7 +71,9 @@ class TriageConfig(dg.Config):
 def triage_inputs(warehouse: WarehouseResource) -> pd.DataFrame:
     """One row per claim with everything verification and routing read, and its latest score per version."""
     return warehouse.get().read(
-        f"""select f.*, c.sender, c.contact_email, c.received_at as first_received_at,
+        f"""select f.*, c.sender, c.contact_email,
+                   (select min(r.delivered_at) from {intake.EMAIL_RECEIPTS} r
+                    where r.content_hash = c.source_content_hash) as first_received_at,
                    e.sender_name, coalesce(s.model_version, '{UNSCORED}') as model_version, s.score as risk_score,
                    e.content_hash as input_hash_source
             from main.claim_features f

@@ -10,8 +10,9 @@ Failure policy, from the caller's point of view:
 - a transport failure (UNAVAILABLE: server down or restarting; DEADLINE_EXCEEDED:
   the per-call `timeout_s` ran out) is retried with exponential backoff
   (`backoff_s`, doubling, capped at `max_backoff_s`), at most `retries` times per
-  chunk, and a call never spends more than `wait_for_server_s` waiting in total;
-  then `ServingUnavailable` (one line: where, what, how long) and no partial result;
+  chunk, and no retry starts later than `wait_for_server_s` after the outage's
+  first failure (so a call gives up within that plus one `timeout_s`); then
+  `ServingUnavailable` (one line: where, what, how long) and no partial result;
 - a circuit breaker opens after `breaker_failures` consecutive transport failures,
   so later calls fail fast instead of each waiting out its retries; after
   `breaker_reset_s` one probe goes through (half-open) and its outcome closes or
@@ -277,6 +278,7 @@ class TritonScorer:
                 budget.sleep(self._sleep, self.delays[retry])
                 continue
             self.breaker.record_success()
+            budget.reset()
             return self._check(response, chunk, version)
 
     def _infer(self, chunk: np.ndarray, version: int | None):
@@ -328,12 +330,16 @@ class TritonScorer:
 
 
 class _WaitBudget:
-    """Time one `score` call has spent failing; it may not exceed `limit` seconds."""
+    """Time one `score` call has spent in the current outage; it may not exceed `limit` seconds."""
 
     def __init__(self, clock: Callable[[], float], limit: float) -> None:
         self._clock = clock
         self.limit = limit
         self._since: float | None = None
+
+    def reset(self) -> None:
+        """The server answered: the next failure starts a new outage."""
+        self._since = None
 
     def mark_failure(self) -> None:
         if self._since is None:

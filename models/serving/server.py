@@ -361,13 +361,22 @@ def swap_champion(server: TritonServer, new_version: int, onnx_bytes: bytes, old
         write_model_version(server.repo, new_version, onnx_bytes)
         both = [old_version, new_version]
         write_config(server.repo, both, server.settings)
-        return load_versions(client, both, settings=server.settings)
+        try:
+            return load_versions(client, both, settings=server.settings)
+        except TritonError:
+            # A failed load leaves the served versions as they were; so must the file.
+            write_config(server.repo, [old_version], server.settings)
+            raise
     finally:
         client.close()
 
 
-def retire(server: TritonServer, old_version: int) -> list[int]:
-    """Stop serving `old_version`, keeping every other READY version; returns the versions still served."""
+def retire(server: TritonServer, old_version: int, *, timeout: float = 60.0) -> list[int]:
+    """Stop serving `old_version`, keeping every other READY version; returns the versions still served.
+
+    Returns once `old_version` is fully unloaded (its in-flight requests answered),
+    or raises `TritonError` after `timeout` seconds. Its directory stays for rollback.
+    """
     old_version = int(old_version)
     server.check_alive()
     client = server.client()
@@ -377,8 +386,24 @@ def retire(server: TritonServer, old_version: int) -> list[int]:
             raise TritonError(f"retiring version {old_version} would leave {MODEL_NAME} with no version")
         write_config(server.repo, keep, server.settings)
         served = load_versions(client, keep, settings=server.settings)
-        if client.is_model_ready(MODEL_NAME, str(old_version)):
-            raise TritonError(f"version {old_version} is still READY after the reload")
+        _wait_unloaded(client, old_version, timeout=timeout)
         return served
     finally:
         client.close()
+
+
+def _wait_unloaded(client, version: int, *, timeout: float) -> None:
+    # load_model returns once the kept versions are ready; the retired one is
+    # unloaded after its in-flight requests finish, so wait for that too.
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {
+            int(m["version"]): m.get("state")
+            for m in client.get_model_repository_index(as_json=True).get("models", [])
+            if m.get("name") == MODEL_NAME and m.get("version")
+        }
+        if states.get(version) not in ("READY", "UNLOADING", "LOADING"):
+            return
+        if time.monotonic() > deadline:
+            raise TritonError(f"version {version} still {states.get(version)} {timeout:.0f} s after it was retired")
+        time.sleep(0.05)

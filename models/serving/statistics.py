@@ -13,7 +13,9 @@ Two views of the same counters, and which one answers which question:
 
 Counters are cumulative since the version loaded and include the warm-up
 (`model_warmup` runs real batches), so measure a window as the difference of two
-snapshots: `read_statistics(...).since(before)`.
+snapshots: `read_statistics(...).since(before)`. Triton books a request when it
+releases it, just after the response reaches the client: a snapshot taken right
+after the last response may miss that request for a few milliseconds.
 
 The same counters are exported for Prometheus at the server's `metrics_url`
 (`http://127.0.0.1:<metrics_port>/metrics`, text format, labels `model` and

@@ -32,7 +32,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,10 +44,12 @@ __all__ = [
     "FakeAnthropic",
     "default_responder",
     "estimate_tokens",
+    "leaked",
     "malformed_tool",
     "overloaded",
     "rate_limited",
     "refusal",
+    "seeded_patterns",
     "server_error",
     "slow",
     "text_only",
@@ -543,3 +545,69 @@ class FakeAnthropic:
         h.send_header("content-length", str(len(data)))
         h.end_headers()
         h.wfile.write(data)
+
+
+# ------------------------------------------------------------------ inspecting what left
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _phone_forms(e164: str) -> list[str]:
+    digits = e164.lstrip("+")
+    forms = [digits]
+    if e164.startswith("+33"):
+        forms += ["0" + digits[2:], digits[2:]]
+    elif e164.startswith("+1"):
+        forms += [digits[1:]]
+    elif e164.startswith("+44"):
+        forms += ["0" + digits[2:]]
+    return forms
+
+
+def seeded_patterns(
+    *,
+    names: Iterable[str] = (),
+    emails: Iterable[str] = (),
+    phones: Iterable[str] = (),
+    addresses: Iterable[str] = (),
+    literals: Iterable[str] = (),
+) -> list[tuple[str, re.Pattern]]:
+    """Patterns for seeded personal values in any spelling a request could carry them.
+
+    Names: the full name and every part of 3+ letters (not a particle), with and without
+    accents, as whole words. Phones (E.164): the digits in national or international form
+    with any separators between them. Addresses: the full address and its street part.
+    Each pattern is labelled by kind only, so a failing test does not print the value.
+    """
+    particles = {"le", "la", "de", "du", "des", "van", "von", "ben", "el", "al", "da", "di"}
+    out: list[tuple[str, re.Pattern]] = []
+    for name in filter(None, names):
+        parts = {name, *[p for tok in name.split() for p in {tok, *tok.split("-")}]}
+        for part in parts:
+            if sum(ch.isalpha() for ch in part) < 3 or part.lower() in particles:
+                continue
+            for variant in {part, _fold(part)}:
+                out.append(("name", re.compile(rf"(?<![^\W_]){re.escape(variant)}(?![^\W_])")))
+    for addr in filter(None, emails):
+        out.append(("email", re.compile(re.escape(addr), re.I)))
+    for e164 in filter(None, phones):
+        for form in _phone_forms(e164):
+            sep = r"[\s.\-()/]*"
+            out.append(("phone", re.compile(r"(?<!\d)" + sep.join(re.escape(d) for d in form) + r"(?!\d)")))
+    for address in filter(None, addresses):
+        out.append(("address", re.compile(re.escape(address))))
+        street = address.split(",")[0]
+        if len(street) >= 8:
+            out.append(("address", re.compile(re.escape(street))))
+    for literal in filter(None, literals):
+        out.append(("literal", re.compile(re.escape(literal))))
+    return out
+
+
+def leaked(text: str, patterns: list[tuple[str, re.Pattern]]) -> list[str]:
+    """Kinds of the seeded values found in `text` (empty when nothing leaked)."""
+    return [kind for kind, rx in patterns if rx.search(text)]

@@ -49,6 +49,7 @@ def query(home: Path, sql: str):
 
 @pytest.fixture
 def seeded_home(claimflow_home, policies, dbt_manifest):
+    claimflow_home.mkdir(parents=True)
     SqlPolicySystem(f"sqlite:///{claimflow_home / 'system_of_record.db'}").load_policies(policies)
     return claimflow_home
 

@@ -113,7 +113,7 @@ def test_the_dbt_assets_hang_off_the_python_assets_that_write_the_raw_tables(man
         "stg_claims": {"parsed_claims"},
         "stg_policies": {"policies"},
         "fx_rates": set(),
-        "claim_features": {"stg_claims", "stg_policies", "fx_rates", "claims_history"},
+        "claim_features": {"stg_claims", "stg_policies", "fx_rates", "claims_history", "photo_quality"},
         "training_set": {"claims_history", "review_labels", "stg_policies", "claim_features"},
     }
     assert {spec.group_name for spec in specs.values()} == {groups.CLAIMS, groups.TRAINING}

@@ -1,0 +1,37 @@
+"""`claimflow serve`: Triton serving the MLflow champion on loopback, until Ctrl-C."""
+
+from __future__ import annotations
+
+import time
+
+from orchestration.commands import CliError
+
+
+def cmd_serve(args) -> int:
+    from assets.project import mlflow_dir, mlflow_tracking_uri
+    from models.serving.server import TritonError
+    from models.tracking import start_tracking_server
+    from orchestration.runner import prepare_dagster_home, start_serving
+
+    prepare_dagster_home()
+    port = int(mlflow_tracking_uri().rsplit(":", 1)[1])
+    with start_tracking_server(mlflow_dir(), port=port) as mlflow:
+        try:
+            triton, champion = start_serving(mlflow.url)
+        except (RuntimeError, TritonError) as err:
+            raise CliError(str(err).splitlines()[0]) from None
+        with triton:
+            print(f"Triton serves claims_risk version {champion} (the MLflow champion)")
+            print(f"  gRPC     {triton.url_grpc}\n  HTTP     {triton.url_http}\n  metrics  {triton.metrics_url}")
+            print("Ctrl-C stops it.")
+            try:
+                while triton.alive():
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                return 0
+    raise CliError("tritonserver exited; see $CLAIMFLOW_HOME/logs/triton.log")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="serve the champion model on Triton (ports: CLAIMFLOW_TRITON_*_PORT)")
+    p.set_defaults(func=cmd_serve)
