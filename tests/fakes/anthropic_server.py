@@ -78,6 +78,7 @@ class CapturedRequest:
     headers: dict[str, str]
     raw: bytes
     body: Any
+    at: float = 0.0  # time.monotonic() when it arrived
 
     @property
     def text(self) -> str:
@@ -260,6 +261,7 @@ class FakeAnthropic:
     ):
         self.responder = responder
         self.min_cacheable_tokens = min_cacheable_tokens
+        self._initial = (responder, min_cacheable_tokens)
         self.batch_polls_before_end = batch_polls_before_end
         self.batch_outcomes: dict[str, str] = {}
         self.batch_never_ends = False
@@ -318,7 +320,7 @@ class FakeAnthropic:
             self._queue.extend(behaviours)
 
     def reset(self) -> None:
-        """Forget captured requests, scripts, batch outcomes and the prompt cache."""
+        """Forget captured requests, scripts, batch settings and the prompt cache; restore the responder."""
         with self._lock:
             self.requests.clear()
             self._queue.clear()
@@ -327,7 +329,7 @@ class FakeAnthropic:
             self.batch_outcomes = {}
             self.batch_never_ends = False
             self.batch_polls_before_end = 1
-            self.responder = default_responder
+            self.responder, self.min_cacheable_tokens = self._initial
 
     def message_requests(self) -> list[CapturedRequest]:
         return [r for r in self.requests if r.method == "POST" and r.path == "/v1/messages"]
@@ -346,9 +348,14 @@ class FakeAnthropic:
             body = None
         path = h.path.split("?", 1)[0]
         with self._lock:
-            self.requests.append(CapturedRequest(method, path, {k.lower(): v for k, v in h.headers.items()}, raw, body))
+            self.requests.append(
+                CapturedRequest(method, path, {k.lower(): v for k, v in h.headers.items()}, raw, body, time.monotonic())
+            )
         try:
-            if method == "POST" and path == "/v1/messages":
+            headers = self.requests[-1].headers
+            if not headers.get("x-api-key") and not headers.get("authorization", "").startswith("Bearer "):
+                self._json(h, 401, _error_body("authentication_error", "x-api-key header is required"))
+            elif method == "POST" and path == "/v1/messages":
                 self._messages(h, body)
             elif method == "POST" and path == "/v1/messages/batches":
                 self._batch_create(h, body)
