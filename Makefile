@@ -35,6 +35,10 @@ ui: install $(MANIFEST)
 	$(VENV)/bin/claimflow ui
 
 bench: install $(MANIFEST)
+	$(PY) bench/drift.py
+	$(PY) bench/training.py
+	$(PY) bench/serving.py
+	$(PY) bench/triage.py
 	$(PY) bench/extraction.py
 	$(PY) bench/intake.py
 

@@ -1,0 +1,128 @@
+"""100,000 claims through features (dbt), scoring (Triton), routing, drafts, the system-of-record write
+and the audit trail, as Dagster runs: claims/s, peak RSS, and Dagster's share of the wall time.
+
+Dagster's share = (run wall time - sum of step compute times) / run wall time, from the run's
+own step events, in the same run. Goal <= 15%. Setup (policy register, history, a trained and
+promoted champion, Triton) is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def land_claims(home: Path, policies, n: int, today: date) -> None:
+    """n recent claims as intake would have parsed them, straight into raw.parsed_claims."""
+    import duckdb
+    import pandas as pd
+
+    from assets.claims.intake import DDL, EMAIL_RECEIPTS, PARSED_CLAIMS
+    from connectors.samples.history import generate_claims_history
+
+    recent = generate_claims_history(policies, n=n, seed=99, start=today - timedelta(days=120), end=today)
+    received = pd.to_datetime(recent["reported_date"]) + pd.Timedelta(hours=9)
+    frame = pd.DataFrame({
+        "claim_number": recent["claim_number"], "policy_number": recent["policy_number"],
+        "incident_date": recent["incident_date"], "loss_type": recent["loss_type"],
+        "estimated_amount": recent["estimated_amount"].round(2), "currency": "EUR", "description": "",
+        "contact_email": None, "photos": "[]", "photo_count": 0, "confidence": "{}", "provenance": "{}",
+        "min_confidence": 0.95, "sender": None, "source_content_hash": recent["claim_number"],
+        "received_at": received, "last_received_at": received, "message_count": 1, "follow_up_count": 0,
+        "extractor_version": "bench", "updated_run_id": "bench",
+    })
+    receipts = pd.DataFrame({"inbox_key": frame["claim_number"], "content_hash": frame["claim_number"], "size": 0,
+                             "delivered_at": received, "ingested_at": received, "duplicate": False, "run_id": "bench"})
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("create schema if not exists raw")
+        for ddl in DDL:
+            con.execute(ddl)
+        con.execute(f"insert into {PARSED_CLAIMS} by name select * from frame")
+        con.execute(f"insert into {EMAIL_RECEIPTS} by name select * from receipts")
+
+
+def step_seconds(result) -> float:
+    return sum(
+        e.event_specific_data.duration_ms / 1000 for e in result.all_events if e.event_type_value == "STEP_SUCCESS"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--claims", type=int, default=100_000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        os.environ["CLAIMFLOW_HOME"] = str(home)
+        from models.tracking import free_port
+
+        os.environ["CLAIMFLOW_MLFLOW_PORT"] = str(free_port())
+        for var in ("HTTP", "GRPC", "METRICS"):
+            os.environ[f"CLAIMFLOW_TRITON_{var}_PORT"] = str(free_port())
+        import dagster as dg
+
+        from assets.project import mlflow_dir, mlflow_tracking_uri
+        from connectors.samples.policies import build_policy_table
+        from connectors.system_of_record import SqlPolicySystem
+        from models.tracking import start_tracking_server
+        from orchestration.resources import DEMO_APPROVER
+        from orchestration.runner import run_job, run_lifecycle, start_serving
+
+        home.mkdir(parents=True)
+        policies = build_policy_table()
+        SqlPolicySystem(f"sqlite:///{home / 'system_of_record.db'}").load_policies(policies)
+        today = datetime.now(UTC).date()
+        assert run_job("claims_history_sync").success
+        land_claims(home, policies, args.claims, today)
+        port = int(mlflow_tracking_uri().rsplit(":", 1)[1])
+        with start_tracking_server(mlflow_dir(), port=port) as mlflow:
+            features_job = "bench_features"
+            from orchestration.definitions import build_definitions
+
+            defs = build_definitions()
+            selection = dg.AssetSelection.assets("policies", "fx_rates", "stg_claims", "stg_policies", "claim_features")
+            job = dg.define_asset_job(features_job, selection=selection).resolve(
+                asset_graph=defs.get_repository_def().asset_graph
+            )
+            print("setup: features for training, a champion (train, gates, approval, promotion), Triton ...")
+            assert job.execute_in_process(resources=defs.resources, instance=dg.DagsterInstance.ephemeral()).success
+            ok, text = run_lifecycle(DEMO_APPROVER)
+            if not ok:
+                print(text)
+                return 1
+            triton, champion = start_serving(mlflow.url)
+            with triton:
+                print(f"timed: {args.claims:,} claims through features, scoring, routing, drafts, SoR, audit")
+                t0 = time.perf_counter()
+                features = job.execute_in_process(resources=defs.resources, instance=dg.DagsterInstance.ephemeral())
+                t1 = time.perf_counter()
+                triage = run_job("claims_triage")
+                t2 = time.perf_counter()
+        assert features.success and triage.success, "a timed run failed"
+        wall = t2 - t0
+        steps = step_seconds(features) + step_seconds(triage)
+        per_step = {
+            e.step_key: e.event_specific_data.duration_ms / 1000
+            for r in (features, triage) for e in r.all_events if e.event_type_value == "STEP_SUCCESS"
+        }
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    share = (wall - steps) / wall
+    print(f"wall {wall:.1f} s (features {t1 - t0:.1f} s, triage {t2 - t1:.1f} s): {args.claims / wall:,.0f} claims/s")
+    for key, seconds in sorted(per_step.items(), key=lambda kv: -kv[1]):
+        print(f"  step {key:<40}{seconds:8.1f} s")
+    print(f"Dagster's share of the wall time: {share:.1%} (goal <= 15%: {'met' if share <= 0.15 else 'MISSED'})")
+    print(f"peak RSS of this process: {peak:,.0f} MiB (Triton runs in its own process)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
