@@ -86,6 +86,8 @@ class Point:
     p99_ms: float
     windows: int
     stable: bool
+    total_rows: int = 0  # rows completed over the whole run, warm-up included (CPU accounting)
+    cpu_us: float = 0.0  # CPU microseconds per row: server + client for Triton, this process in-process
 
 
 def measure(call, *, concurrency: int, warmup_s: float, window_s: float, max_windows: int, rows: int) -> Point:
@@ -130,7 +132,7 @@ def measure(call, *, concurrency: int, warmup_s: float, window_s: float, max_win
     lo, hi = edges[-3] if len(edges) >= 3 else edges[0], edges[-1]
     latencies = np.array([lat for d in done for end, lat in d if lo <= end < hi]) * 1e3
     return Point(float(np.mean(rates[-2:])), float(np.percentile(latencies, 50)),
-                 float(np.percentile(latencies, 99)), len(rates), stable)  # fmt: skip
+                 float(np.percentile(latencies, 99)), len(rates), stable, sum(map(len, done)) * rows)  # fmt: skip
 
 
 def triton_caller(url: str, x: np.ndarray, batch: int, concurrency: int):
@@ -168,8 +170,7 @@ def inprocess_caller(onnx_bytes: bytes, x: np.ndarray, batch: int, concurrency: 
     return call
 
 
-def _tree_rss_mib(pid: int) -> tuple[float, int]:
-    """Peak RSS (VmHWM) of `pid` and its descendants, MiB, and how many processes that is."""
+def _tree(pid: int) -> list[int]:
     pids, frontier = [pid], [pid]
     while frontier:
         parent = frontier.pop()
@@ -177,12 +178,32 @@ def _tree_rss_mib(pid: int) -> tuple[float, int]:
             kids = [int(k) for k in task.read_text().split()]
             pids += kids
             frontier += kids
+    return pids
+
+
+def _tree_rss_mib(pid: int) -> tuple[float, int]:
+    """Peak RSS (VmHWM) of `pid` and its descendants, MiB, and how many processes that is."""
+    pids = _tree(pid)
     total = 0
     for p in pids:
         for line in Path(f"/proc/{p}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 total += int(line.split()[1])
     return total / 1024, len(pids)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of `pids` (tritonserver and its stubs)."""
+    ticks = 0
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -218,7 +239,7 @@ def main() -> int:
         onnx_bytes = onnx_export.to_onnx(model, train.head(500))
     x = risk.encode_features(frame)
     print(f"model: {len(onnx_bytes) / 1024:.0f} KiB ONNX, prepared in {time.perf_counter() - t0:.1f} s; "
-          f"{os.cpu_count()} cores; settings {settings}", flush=True)  # fmt: skip
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {settings}", flush=True)  # fmt: skip
 
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         repo = Path(tmp) / "repo"
@@ -230,14 +251,18 @@ def main() -> int:
         print(f"triton ready (warm) in {time.perf_counter() - t0:.1f} s", flush=True)
         results: dict[tuple[str, int, int], Point] = {}
         splits: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+        thread_budget = settings.instance_count * settings.intra_op_threads
         try:
             admin = server.client()
+            server_pids = _tree(server.pid)
             for batch in batches:
                 for c in levels:
                     call, clients = triton_caller(server.url_grpc, x, batch, c)
                     before = read_statistics(admin, 1)
+                    cpu0 = _cpu_seconds(server_pids) + _own_cpu_seconds()
                     point = measure(call, concurrency=c, warmup_s=args.warmup, window_s=args.window,
                                     max_windows=args.max_windows, rows=batch)  # fmt: skip
+                    point.cpu_us = (_cpu_seconds(server_pids) + _own_cpu_seconds() - cpu0) * 1e6 / point.total_rows
                     window = read_statistics(admin, 1).since(before)
                     for client in clients:
                         client.close()
@@ -245,11 +270,14 @@ def main() -> int:
                     splits[batch, c] = (window.mean_queue_s * 1e3, window.mean_request_compute_s * 1e3,
                                         window.mean_batch_rows, compute_seconds_per_inference(window))  # fmt: skip
                     if not args.no_inprocess:
-                        results["inproc", batch, c] = measure(
-                            inprocess_caller(onnx_bytes, x, batch, c, settings.intra_op_threads),
+                        cpu0 = _own_cpu_seconds()
+                        base = measure(
+                            inprocess_caller(onnx_bytes, x, batch, c, thread_budget),
                             concurrency=c, warmup_s=args.warmup, window_s=args.window,
                             max_windows=args.max_windows, rows=batch,
                         )  # fmt: skip
+                        base.cpu_us = (_own_cpu_seconds() - cpu0) * 1e6 / base.total_rows
+                        results["inproc", batch, c] = base
                     _print_point(batch, c, results, splits)
             server_rss, processes = _tree_rss_mib(server.pid)
             admin.close()
@@ -267,6 +295,16 @@ def main() -> int:
             cells.append(f"{tri:>10,.0f} / {inp.throughput:>9,.0f} = {tri / inp.throughput:4.2f}" if inp
                          else f"{tri:>26,.0f}")  # fmt: skip
         print(f"{batch:<6} " + "".join(f"{cell:>28}" for cell in cells))
+    print()
+    print("CPU per inference, us (Triton server + client / in-process = efficiency ratio, load-independent)")
+    print("batch  " + "".join(f"{'c=' + str(c):>28}" for c in levels))
+    for batch in batches:
+        cells = []
+        for c in levels:
+            tri, inp = results["triton", batch, c], results.get(("inproc", batch, c))
+            cells.append(f"{tri.cpu_us:>10.1f} / {inp.cpu_us:>9.1f} = {inp.cpu_us / tri.cpu_us:4.2f}" if inp
+                         else f"{tri.cpu_us:>26.1f}")  # fmt: skip
+        print(f"{batch:<6} " + "".join(f"{cell:>28}" for cell in cells))
     verdicts = []
     big = [(b, c) for b in batches for c in levels if b >= 64 and ("inproc", b, c) in results]
     if big:
@@ -282,6 +320,8 @@ def main() -> int:
     unstable = [k for k, p in results.items() if not p.stable]
     if unstable:
         print(f"not stable within {STABLE:.0%} after {args.max_windows} windows: {unstable}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes on these {os.cpu_count()} cores "
+          "take their share: throughput and tails move with it, CPU per inference much less)")  # fmt: skip
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: bench process {own:.0f} MiB (client + in-process baseline), "
           f"tritonserver + stubs {server_rss:.0f} MiB ({processes} processes)")  # fmt: skip
@@ -292,10 +332,11 @@ def _print_point(batch: int, c: int, results: dict, splits: dict) -> None:
     tri = results["triton", batch, c]
     inp = results.get(("inproc", batch, c))
     queue_ms, compute_ms, rows, seconds = splits[batch, c]
-    base = f"  in-process {inp.throughput:>10,.0f}/s ratio {tri.throughput / inp.throughput:4.2f}" if inp else ""
-    print(f"batch {batch:>5} c={c}: triton {tri.throughput:>10,.0f}/s p50 {tri.p50_ms:6.2f} ms p99 {tri.p99_ms:6.2f} ms"
-          f"{base} | server queue {queue_ms:.3f} ms compute {compute_ms:.3f} ms per request, "
-          f"{rows:.0f} rows/execution, {seconds * 1e6:.2f} us compute/inference", flush=True)  # fmt: skip
+    base = (f" | in-process {inp.throughput:>8,.0f}/s ratio {tri.throughput / inp.throughput:4.2f}, CPU "
+            f"{tri.cpu_us:.1f} vs {inp.cpu_us:.1f} us/inf" if inp else "")  # fmt: skip
+    print(f"b={batch:<4} c={c}: triton {tri.throughput:>8,.0f}/s p50 {tri.p50_ms:6.2f} p99 {tri.p99_ms:6.2f} ms{base}"
+          f" | server: queue {queue_ms:.3f} / compute {compute_ms:.3f} ms per request, {rows:.0f} rows/exec, "
+          f"{seconds * 1e6:.1f} us compute/inf", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

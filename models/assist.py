@@ -25,7 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.claude import CallRecord, ClaudeClient, ClaudeError, ToolSpec
 from models.contracts import LOSS_TYPES, ClaimFields
 from models.pricing import TokenUsage
-from models.prompts import ASSIST_FIELDS, EXTRACTION_SYSTEM, EXTRACTION_TOOL, PROMPT_VERSION, extraction_user_content
+from models.prompts import (
+    ASSIST_FIELDS,
+    EXTRACTION_SYSTEM,
+    EXTRACTION_TOOL,
+    PROMPT_VERSION,
+    extraction_user_content,
+)
 from models.redaction import InjectionFinding, Redactor, detect_injection
 
 __all__ = [
@@ -42,7 +48,7 @@ __all__ = [
 ]
 
 PROVENANCE = "claude"
-MAX_AMOUNT = Decimal("10000000")
+MAX_AMOUNT = Decimal(10000000)
 
 
 class FieldGuess(BaseModel):
@@ -317,8 +323,10 @@ def assist_extraction_batch(
     out = {}
     for cid, job in items.items():
         item = outcome[cid]
-        common = dict(model=item.model or client.model, usage=item.usage, cost_usd=client.cost(item.usage, batch=True),
-                      called=item.sent, batch=True, message_id=item.message_id)
+        common = {
+            "model": item.model or client.model, "usage": item.usage, "cost_usd": client.cost(item.usage, batch=True),
+            "called": item.sent, "batch": True, "message_id": item.message_id,
+        }
         if item.output is None:
             out[cid] = (job.fields, _record(job, provenance="rules", fallback_reason=item.reason, **common))
         else:

@@ -114,7 +114,7 @@ def run_batch(
     while batch.processing_status != "ended":
         elapsed = clock() - started
         if canceled_at is None and elapsed >= config.max_wait_s:
-            batch, _, _ = client.with_retries("batch_cancel", lambda: sdk.cancel(batch.id))
+            batch, _, _ = client.with_retries("batch_cancel", lambda bid=batch.id: sdk.cancel(bid))
             canceled_at = clock()
             log.warning("batch %s canceled after %.0fs without ending", batch.id, elapsed)
             continue
@@ -123,7 +123,7 @@ def run_batch(
         sleep(interval)
         waited += interval
         interval = min(interval * config.poll_backoff, config.max_poll_interval_s)
-        batch, _, _ = client.with_retries("batch_poll", lambda: sdk.retrieve(batch.id))
+        batch, _, _ = client.with_retries("batch_poll", lambda bid=batch.id: sdk.retrieve(bid))
         polls += 1
 
     items: dict[str, BatchItem] = {}
@@ -194,7 +194,12 @@ def draft_status_batch(
     Items that error, expire, are canceled or come back unusable get the template draft,
     with provenance "template" and the reason.
     """
-    from models.drafting import DRAFT_TOOL_SPEC, accept_draft, prepare_draft, template_draft
+    from models.drafting import (
+        DRAFT_TOOL_SPEC,
+        accept_draft,
+        prepare_draft,
+        template_draft,
+    )
 
     pairs = dict(items) if isinstance(items, Mapping) else {cid: (c, d) for cid, c, d in items}
     jobs = {cid: prepare_draft(claim, decision) for cid, (claim, decision) in pairs.items()}
@@ -206,8 +211,8 @@ def draft_status_batch(
     for cid, job in jobs.items():
         item = results[cid]
         cost = client.cost(item.usage, batch=True)
-        common = dict(model=item.model or client.model, usage=item.usage, cost_usd=cost, batch=True,
-                      called=item.sent, message_id=item.message_id)
+        common = {"model": item.model or client.model, "usage": item.usage, "cost_usd": cost, "batch": True,
+                  "called": item.sent, "message_id": item.message_id}
         if item.output is None:
             drafts[cid] = template_draft(job, reason=item.reason or "batch_unusable", **common)
         else:

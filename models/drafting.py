@@ -78,9 +78,9 @@ DEFAULT_EXPECTED_TIME = {
 }  # fmt: skip
 SIGNATURE = {"en": "Claimflow Assurances claims team", "fr": "Le service sinistres de Claimflow Assurances"}
 
-_OTHER_CLAIM = re.compile(r"CLM[-\s]?\d{4}[-\s]?\d{1,8}", re.I)
-_AMOUNT = re.compile(r"(?:[€$£]\s?\d|\d[\d\s.,]*\s?(?:€|eur\b|euros?\b|usd\b|\$|£|gbp\b))", re.I)
-_LINK = re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|fr|net|org|io)\b", re.I)
+_OTHER_CLAIM = re.compile(r"CLM[-\s]?\d{4}[-\s]?\d{1,8}", re.IGNORECASE)
+_AMOUNT = re.compile(r"(?:[€$£]\s?\d|\d[\d\s.,]*\s?(?:€|eur\b|euros?\b|usd\b|\$|£|gbp\b))", re.IGNORECASE)
+_LINK = re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|fr|net|org|io)\b", re.IGNORECASE)
 
 
 class DraftOutput(BaseModel):

@@ -8,6 +8,7 @@ card. The version is registered with alias `challenger`; nothing here picks "lat
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ def log_candidate(
     import onnx
     from mlflow.models import infer_signature
 
+    # No usage telemetry leaves the process (and no time goes into trying to send it).
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     exp = client.get_experiment_by_name(experiment)
@@ -87,7 +90,6 @@ def log_candidate(
         tags["mlflow.source.git.commit"] = commit
     with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
         mlflow.log_params(params)
-        mlflow.log_metrics(metrics)
         dataset = mlflow.data.from_pandas(
             training_frame[[*FEATURES, LABEL]], name="training_set", targets=LABEL, digest=dataset_digest
         )
@@ -102,6 +104,8 @@ def log_candidate(
             save_as_external_data=False,
             onnx_execution_providers=["CPUExecutionProvider"],
         )
+        # After the model: logged earlier, MLflow would fetch each metric's history back to link it.
+        mlflow.log_metrics(metrics, model_id=info.model_id)
         with tempfile.TemporaryDirectory() as tmp:
             card = Path(tmp) / "model_card.md"
             card.write_text(model_card)
@@ -109,7 +113,7 @@ def log_candidate(
         run_id = run.info.run_id
     version_tags = {"trained_by": trained_by, "dataset_digest": dataset_digest}
     version_tags |= {f"gate.{g}": PENDING for g in REQUIRED_GATES}
-    mv = mlflow.register_model(info.model_uri, name, tags=version_tags)
+    mv = mlflow.register_model(info.model_uri, name, tags=version_tags, await_registration_for=0)
     client.set_registered_model_alias(name, CHALLENGER, mv.version)
     return CandidateRecord(
         run_id=run_id,

@@ -37,8 +37,8 @@ __all__ = [
     "InjectionFinding",
     "Redactor",
     "detect_injection",
-    "luhn_valid",
     "iban_valid",
+    "luhn_valid",
 ]
 
 PLACEHOLDER_KINDS = ("PERSON", "EMAIL", "PHONE", "ADDRESS", "IBAN", "CARD", "PLATE")
@@ -81,17 +81,17 @@ _NOT_WORD_BEFORE = r"(?<![^\W_])"
 _NOT_WORD_AFTER = r"(?![^\W_])"
 
 _PROTECTED = [
-    re.compile(r"(?<![\w-])#?CLM[-/ ]?\d{4}[-/ ]?\d{1,8}(?!\d)", re.I),
+    re.compile(r"(?<![\w-])#?CLM[-/ ]?\d{4}[-/ ]?\d{1,8}(?!\d)", re.IGNORECASE),
     re.compile(
         r"(?<![\w-])(?:claim|sinistre|dossier)(?:\s*(?:no\.?|nr\.?|num(?:ber|[ée]ro)?\.?|n°|#|ref(?:erence)?\.?))?"
         r"\s*[:#]?\s*20\d{2}\s*[-/ ]\s*\d{1,8}(?!\d)",
-        re.I,
+        re.IGNORECASE,
     ),
-    re.compile(r"(?<![\w-])POL[- ]?\d{3}[ -]?\d{3,6}(?!\d)", re.I),
+    re.compile(r"(?<![\w-])POL[- ]?\d{3}[ -]?\d{3,6}(?!\d)", re.IGNORECASE),
     re.compile(
         r"(?<![\w-])(?:policy|police|contrat|contract)(?:\s*(?:no\.?|nr\.?|num(?:ber|[ée]ro)?\.?|n°|#))?"
         r"\s*[:#-]?\s*\d{3}[ -]?\d{4}(?!\d)",
-        re.I,
+        re.IGNORECASE,
     ),
     # Dates are not personal and must not be read as phone numbers ("01.02.2026 12:30").
     re.compile(r"(?<![\d./-])\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d]|[./-]\d)"),
@@ -100,7 +100,7 @@ _PROTECTED = [
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _EMAIL_OBFUSCATED = re.compile(
-    r"[\w.+-]+\s*(?:\[at\]|\(at\)|\{at\})\s*[\w-]+(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\.)\s*[\w-]+)+", re.I
+    r"[\w.+-]+\s*(?:\[at\]|\(at\)|\{at\})\s*[\w-]+(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\.)\s*[\w-]+)+", re.IGNORECASE
 )
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
@@ -116,7 +116,7 @@ _PHONES = [
 _PHONE_LABELLED = re.compile(
     r"(?:\b(?:tel|tél|téléphone|telephone|phone|mobile|portable|gsm|cell|fax|numéro|number)\b\.?\s*(?:[:\-]\s*)?)"
     r"(?P<num>[+(]?\d[\d ().-]{6,20}\d)",
-    re.I,
+    re.IGNORECASE,
 )
 
 _PLATE = re.compile(r"(?<![\w-])[A-HJ-NP-TV-Z]{2}[- ]\d{3}[- ][A-HJ-NP-TV-Z]{2}(?![\w-])")
@@ -141,31 +141,20 @@ _ADDRESS_EN = re.compile(
 
 # Words that look like names when capitalised but are not people.
 _NOT_NAMES = frozenset(
-    """
-    sir madam madame monsieur mesdames messieurs mademoiselle dear hello hi hey bonjour bonsoir salut cher chère chere
-    all team claims claim customer service services support department client clients agent insurer insurance
-    regards best kind warm many thanks thank sincerely yours faithfully cordialement bien cordiales salutations
-    distinguées merci avance amitiés sent envoyé from de to à cc subject objet date photos photo please the a an
-    policy contract contrat sinistre dossier police garage carrosserie assurances assurance conseil cabinet agence
-    courtage broker sarl sas sa ltd inc gmbh group groupe claimflow mobile tel tél phone fax iphone android samsung
-    outlook gmail yahoo orange free hotmail windows apple mail web portal portail service-client voiture car
-    monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi dimanche
-    january february march april may june july august september october november december janvier février mars
-    avril mai juin juillet août septembre octobre novembre décembre ok yes no non oui urgent important note
-    """.split()
+    ["sir", "madam", "madame", "monsieur", "mesdames", "messieurs", "mademoiselle", "dear", "hello", "hi", "hey", "bonjour", "bonsoir", "salut", "cher", "chère", "chere", "all", "team", "claims", "claim", "customer", "service", "services", "support", "department", "client", "clients", "agent", "insurer", "insurance", "regards", "best", "kind", "warm", "many", "thanks", "thank", "sincerely", "yours", "faithfully", "cordialement", "bien", "cordiales", "salutations", "distinguées", "merci", "avance", "amitiés", "sent", "envoyé", "from", "de", "to", "à", "cc", "subject", "objet", "date", "photos", "photo", "please", "the", "a", "an", "policy", "contract", "contrat", "sinistre", "dossier", "police", "garage", "carrosserie", "assurances", "assurance", "conseil", "cabinet", "agence", "courtage", "broker", "sarl", "sas", "sa", "ltd", "inc", "gmbh", "group", "groupe", "claimflow", "mobile", "tel", "tél", "phone", "fax", "iphone", "android", "samsung", "outlook", "gmail", "yahoo", "orange", "free", "hotmail", "windows", "apple", "mail", "web", "portal", "portail", "service-client", "voiture", "car", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre", "ok", "yes", "no", "non", "oui", "urgent", "important", "note"]
 )
 _ORG_MARKERS = re.compile(
     r"assur|conseil|cabinet|agence|courtage|sarl|\bsas\b|\bsa\b|\bltd\b|\binc\b|gmbh|insurance|garage|carrosserie|"
     r"group|services?\b|claimflow|team|équipe|department|service",
-    re.I,
+    re.IGNORECASE,
 )
-_PARTICLES = frozenset("le la les de du des da di van von der den ben bin el al mc mac st saint y e".split())
+_PARTICLES = frozenset(["le", "la", "les", "de", "du", "des", "da", "di", "van", "von", "der", "den", "ben", "bin", "el", "al", "mc", "mac", "st", "saint", "y", "e"])
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Mme|Mlle|Mmes|M|Me|Maître|Madame|Monsieur|Mademoiselle)"
 
 _GREETING = re.compile(
     r"^[ \t]*(?:dear|hello|hi|hey|good (?:morning|afternoon|evening)|bonjour|bonsoir|salut|cher|ch[eè]re|to)[ \t]+"
     r"(?P<name>[^,!:\n]{2,60}?)\s*[,!:]",
-    re.I | re.M,
+    re.IGNORECASE | re.MULTILINE,
 )
 _CLOSING = re.compile(
     r"^\s*>?\s*(?:(?:best|kind|warm|many|warmest)\s+(?:regards|wishes|thanks)|regards|sincerely(?:\s+yours)?|"
@@ -173,7 +162,7 @@ _CLOSING = re.compile(
     r"best|(?:bien\s+)?cordialement|bien [àa] vous|(?:sinc[èe]res\s+)?salutations(?:\s+distingu[ée]es)?|"
     r"merci(?:\s+(?:d'avance|par avance|beaucoup|encore))?|amiti[ée]s|[àa] bient[ôo]t|bonne journ[ée]e)"
     r"\s*[,.!]?[ \t]*(?P<rest>[^\n]*)$",
-    re.I | re.M,
+    re.IGNORECASE | re.MULTILINE,
 )
 _BEFORE_ADDRESS = re.compile(r"(?P<name>[^\W\d_][^<>\n,:;\"()\[\]]{1,60}?)\s*<[^<>\s@]+@[^<>\s]+>")
 _AFTER_TITLE = re.compile(
@@ -189,7 +178,7 @@ _AFTER_RELATION = re.compile(
 _QUOTE_OR_FORWARD = re.compile(
     r"^\s*(?:on .{4,200}wrote:|le .{4,200}a [ée]crit\s*:|-{2,}\s*(?:original message|message d'origine|"
     r"forwarded message|message transf[ée]r[ée])\s*-{2,}|begin forwarded message:)\s*$",
-    re.I | re.M,
+    re.IGNORECASE | re.MULTILINE,
 )
 
 
@@ -239,10 +228,14 @@ def person_names_from_display(display: str | None) -> list[str]:
     out = []
     for part in parts:
         part = _strip_titles(part.strip().strip("\"'"))
-        if part and not _ORG_MARKERS.search(part) and len(part) <= 60:
-            # A display name is a name even when lower-case or all caps ("jean dupont", "DUPONT Jean").
-            if re.fullmatch(r"[^\W\d_][\w'’.\- ]*", part):
-                out.append(part)
+        # A display name is a name even when lower-case or all caps ("jean dupont", "DUPONT Jean").
+        if (
+            part
+            and not _ORG_MARKERS.search(part)
+            and len(part) <= 60
+            and re.fullmatch(r"[^\W\d_][\w'’.\- ]*", part)
+        ):
+            out.append(part)
     return out
 
 
@@ -538,7 +531,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(?:previous|prior|above|earlier|"
             r"preceding|all|any|your|system|original)\b[^.\n]{0,30}\b(?:instructions?|prompts?|rules?|directions?|"
             r"guidelines?|directives?|context|polic(?:y|ies))\b",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -546,7 +539,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(
             r"\b(?:ignore[zr]?|oublie[zr]?|ne\s+tene[zr]\s+pas\s+compte\s+d[eu]s?|n[ée]glige[zr]?|contourne[zr]?)\b"
             r"[^.\n]{0,40}\b(?:instructions?|consignes?|r[èe]gles?|directives?|prompts?|contexte)\b",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -563,7 +556,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"|(?:note|message|avis|notice)[ \t]+(?:du[ \t]+|de[ \t]+l['’]?[ \t]*|from[ \t]+(?:the[ \t]+)?)?"
             r"(?:syst[èe]me|system|admin(?:istrat(?:eur|or))?|op[ée]rat(?:eur|or)|d[ée]veloppeur|developer))"
             r"[ \t]*(?:[\]>)}*]+|:)",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -571,7 +564,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(
             r"</?\s*(?:system|instructions?|admin|assistant|human|prompt|email|im_start|im_end)(?:\s[^<>@]{0,40})?\s*/?>"
             r"|(?:^|\n)[ \t]*(?:human|assistant)[ \t]*:|<\|[a-z_]{2,20}\|>|\[/?INST\]|\[/?(?:system|admin|sys)\]",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -581,7 +574,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"as a language model|your new (?:task|role|instructions?)|new instructions?\s*:|"
             r"tu es (?:maintenant|d[ée]sormais)|vous [êe]tes (?:maintenant|d[ée]sormais)|agis(?:sez)? comme|"
             r"nouvelles? instructions?\s*:|en tant qu['’]ia|en tant que mod[èe]le)",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -590,7 +583,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"\b(?:mark|flag|set|label|classify|treat|tag|route|fast[- ]?track|auto[- ]?approve|approve|validate|"
             r"release|consider)\b[^.\n]{0,40}\b(?:as\s+)?(?:approved|accepted|validated|paid|settled|verified|"
             r"legitimate|genuine|low[- ]risk|no[- ]risk|fast[- ]?track(?:ed)?|pre[- ]?approved|auto[- ]?approved)\b",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -598,7 +591,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(
             r"\b(?:approve|auto[- ]?approve|validate|pay(?: out)?|settle|release (?:the )?payment(?: for)?)\s+"
             r"(?:this|the|my)\s+claim\s+(?:immediately|now|right away|automatically|at once|without)",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -607,7 +600,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"\b(?:status|statut|decision|d[ée]cision|route|routing|queue|file|risk(?:[ _]score)?|"
             r"fraud(?:[ _]score)?|risque)\s*[:=]\s*[\"']?(?:approved|accepted|paid|fast|auto|low|none|0\b|"
             r"approuv|valid|pay[ée]|accept)",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -617,7 +610,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"valide[zr]?|indemnise[zr]?|d[ée]bloque[zr]?)\b[^.\n]{0,40}\b(?:comme\s+)?(?:approuv[ée]e?s?|"
             r"valid[ée]e?s?|accept[ée]e?s?|pay[ée]e?s?|r[ée]gl[ée]e?s?|l[ée]gitimes?|authentiques?|"
             r"faible risque|sans risque|v[ée]rifi[ée]e?s?)\b",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -625,7 +618,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(
             r"\b(?:approuve[zr]?|valide[zr]?|indemnise[zr]?|paye[zr]?|r[èe]gle[zr]?)\s+(?:ce|le|mon)\s+"
             r"(?:dossier|sinistre)\s+(?:imm[ée]diatement|automatiquement|sans|tout de suite|d[èe]s maintenant)",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -634,7 +627,7 @@ _INSTRUCTION_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"\b(?:skip|bypass|no need for|do not (?:perform|run|do)|don['’]t (?:perform|run|do))\b[^.\n]{0,25}"
             r"\b(?:review|verification|checks?|fraud|investigation|approval)\b"
             r"|\bsans\s+(?:aucune\s+)?(?:v[ée]rification|contr[ôo]le)\b",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
 ]

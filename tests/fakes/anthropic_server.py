@@ -149,10 +149,10 @@ def _new_id(prefix: str) -> str:
 
 # ------------------------------------------------------------------ the model double
 
-_EMAIL_BLOCK = re.compile(r"<email>\n?(.*?)\n?</email>", re.S)
-_STATUS_BLOCK = re.compile(r"<status>\n?(.*?)\n?</status>", re.S)
-_CLAIM = re.compile(r"CLM[-/ ]?(20\d{2})[-/ ]?(\d{1,6})(?!\d)", re.I)
-_POLICY = re.compile(r"POL[- ]?(\d{3})[ -]?(\d{4})(?!\d)", re.I)
+_EMAIL_BLOCK = re.compile(r"<email>\n?(.*?)\n?</email>", re.DOTALL)
+_STATUS_BLOCK = re.compile(r"<status>\n?(.*?)\n?</status>", re.DOTALL)
+_CLAIM = re.compile(r"CLM[-/ ]?(20\d{2})[-/ ]?(\d{1,6})(?!\d)", re.IGNORECASE)
+_POLICY = re.compile(r"POL[- ]?(\d{3})[ -]?(\d{4})(?!\d)", re.IGNORECASE)
 _ISO = re.compile(r"(?<!\d)(20\d{2})-(\d{2})-(\d{2})(?!\d)")
 _DMY = re.compile(r"(?<![\d/.])(\d{1,2})[/.](\d{1,2})[/.](20\d{2})(?!\d)")
 _PHONE_PH = re.compile(r"\[PHONE_\d+\]")
@@ -192,7 +192,7 @@ def extraction_double(body: dict) -> dict:
         date = iso.group(0)
     elif dmy := _DMY.search(mail):
         date = f"{dmy.group(3)}-{int(dmy.group(2)):02d}-{int(dmy.group(1)):02d}"
-    loss = next((k for k, rx in _LOSS_WORDS if re.search(rx, mail, re.I)), None)
+    loss = next((k for k, rx in _LOSS_WORDS if re.search(rx, mail, re.IGNORECASE)), None)
     phone = _PHONE_PH.search(mail)
     return {
         "claim_number": _guess(f"CLM-{claim.group(1)}-{int(claim.group(2)):06d}" if claim else None, 0.97),
@@ -300,7 +300,7 @@ class FakeAnthropic:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakeAnthropic:
+    def __enter__(self) -> FakeAnthropic:  # noqa: PYI034 - the fake is not meant to be subclassed
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -600,7 +600,7 @@ def seeded_patterns(
             for variant in {part, _fold(part)}:
                 out.append(("name", re.compile(rf"(?<![^\W_]){re.escape(variant)}(?![^\W_])")))
     for addr in filter(None, emails):
-        out.append(("email", re.compile(re.escape(addr), re.I)))
+        out.append(("email", re.compile(re.escape(addr), re.IGNORECASE)))
     for e164 in filter(None, phones):
         for form in _phone_forms(e164):
             sep = r"[\s.\-()/]*"

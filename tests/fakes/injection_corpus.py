@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 
 __all__ = ["FAMILIES", "InjectionCase", "build_corpus"]
 

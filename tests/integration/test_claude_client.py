@@ -9,10 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-
-from connectors.mail import parse_message, read_message_file
-from connectors.samples.inbox import generate_inbox
-from connectors.samples.policies import build_policy_table
 from fakes import (
     Behaviour,
     FakeAnthropic,
@@ -28,6 +24,10 @@ from fakes import (
     text_only,
 )
 from fakes.injection_corpus import build_corpus
+
+from connectors.mail import parse_message, read_message_file
+from connectors.samples.inbox import generate_inbox
+from connectors.samples.policies import build_policy_table
 from models.assist import assist_extraction, assist_extraction_batch, prepare_assist
 from models.batches import BatchConfig, draft_status_batch
 from models.claude import ClaudeClient, ClaudeConfig, claims_cost
@@ -41,7 +41,7 @@ from models.prompts import (
     FORBIDDEN_SCHEMA_WORDS,
     schema_property_names,
 )
-from models.redaction import person_names_from_display
+from models.redaction import detect_injection, person_names_from_display
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,7 @@ def _assist(client, **kw):
 
 
 def test_an_extraction_request_has_the_model_cached_system_forced_tool_and_delimited_mail(fake, client):
-    fields, record = _assist(client)
+    _, record = _assist(client)
     [req] = fake.message_requests()
     body = req.body
     # This SDK sends the key as a bearer token; older ones used x-api-key.
@@ -115,7 +115,7 @@ def test_an_extraction_request_has_the_model_cached_system_forced_tool_and_delim
     for value in ("Dupont", "Jean", "06 12 34", "jean.dupont"):
         assert value not in req.text
     assert record.provenance == "claude" and record.called and record.attempts == 1
-    assert record.redactions == {"PERSON": 2, "EMAIL": 1, "PHONE": 1}
+    assert record.redactions == {"PERSON": 1, "EMAIL": 1, "PHONE": 1}
     assert record.usage.input_tokens > 0 and record.usage.output_tokens > 0 and record.cost_usd > 0
 
 
@@ -148,7 +148,7 @@ def test_usage_reports_a_cache_write_then_cache_reads_and_the_cost_follows(fake,
                                                           (rate_limited(None, retry_after_ms="300"), 0.3)])
 def test_a_429_is_retried_after_exactly_what_retry_after_says(fake, client, behaviour, expected_wait):
     fake.script(behaviour)
-    fields, record = _assist(client)
+    _, record = _assist(client)
     first, second = fake.message_requests()
     gap = second.at - first.at
     assert expected_wait <= gap < expected_wait + 1.0
@@ -287,7 +287,7 @@ def test_a_batch_that_does_not_end_in_time_is_canceled_and_falls_back(fake, clie
 def inbox(tmp_path_factory):
     policies = build_policy_table()
     out = tmp_path_factory.mktemp("inbox")
-    records = generate_inbox(150, 424242, out, policies, now=datetime(2026, 5, 1, tzinfo=UTC))
+    records = generate_inbox(120, 424242, out, policies, now=datetime(2026, 5, 1, tzinfo=UTC))
     return [(rec, read_message_file(out / rec["file"])) for rec in records], policies.set_index("policy_number")
 
 
@@ -314,8 +314,10 @@ def _confident_phone(body: dict) -> dict:
 
 
 def test_no_seeded_personal_value_leaves_in_any_request_and_values_are_restored(fake, client, inbox, caplog):
-    """150 generated mails (+ IBAN, card and holder address in a third of them) through extraction and drafts."""
-    caplog.set_level(logging.DEBUG)
+    """120 generated mails (+ IBAN, card and holder address in a third of them) through extraction and drafts."""
+    # Our loggers and the SDK's (which logs request bodies at DEBUG): what they write must be clean too.
+    caplog.set_level(logging.DEBUG, logger="models")
+    caplog.set_level(logging.DEBUG, logger="anthropic")
     fake.responder = _confident_phone
     mails, holders = inbox
     all_seeds, restored_phones, drafted = [], 0, 0
@@ -335,8 +337,8 @@ def test_no_seeded_personal_value_leaves_in_any_request_and_values_are_restored(
             addresses=[truth.holder_address] if truth is not None else [],
             literals=extras,
         )
-        all_seeds += [s for s in seeds if s[0] in ("email", "phone", "literal")]
-        before = len(fake.requests)
+        all_seeds += [v.lower() for v in [msg.sender_address, exp.get("contact_email"), *extras] if v]
+        before, logged = len(fake.requests), len(caplog.records)
         fields, record = assist_extraction(
             rules, msg.subject, text, client, min_confidence=1.01, received_at=msg.date,
             sender_name=msg.sender_name, known_names=[holder.holder_name] if holder is not None else [],
@@ -353,14 +355,21 @@ def test_no_seeded_personal_value_leaves_in_any_request_and_values_are_restored(
                 drafted += 1
         for req in fake.requests[before:]:
             assert leaked(req.text, seeds) == [], rec["file"]
+        assert leaked("\n".join(r.getMessage() for r in caplog.records[logged:]), seeds) == [], rec["file"]
         simple = not {"forwarded_broker", "reply_quoted"} & set(rec["variations"])
         if simple and fields.provenance.get("contact_phone") == "claude" and exp.get("contact_phone"):
             assert fields.contact_phone == exp["contact_phone"], rec["file"]
             restored_phones += 1
-    for req in fake.requests:
-        assert leaked(req.text, all_seeds) == []
-    assert leaked(caplog.text, all_seeds) == []
-    assert restored_phones >= 30 and drafted >= 80
+    # No mail's address, IBAN or card number in any other mail's request either.
+    assert not [r.path for r in fake.requests if any(v in r.text.lower() for v in set(all_seeds))]
+    assert restored_phones >= 25 and drafted >= 70
+
+
+def test_no_clean_generated_mail_is_flagged_as_an_injection(inbox):
+    mails, _ = inbox
+    flagged = [rec["file"] for rec, msg in mails
+               if detect_injection(msg.text, subject=msg.subject, defects=msg.defects).flagged]
+    assert flagged == []
 
 
 # ------------------------------------------------------------------ injection: same facts, nothing decided

@@ -30,7 +30,12 @@ from models.drafting import (
 )
 from models.extraction import extract_fields
 from models.pricing import PRICE_TABLE, PriceTable, TokenUsage, call_cost
-from models.prompts import DRAFT_TOOL, EXTRACTION_TOOL, FORBIDDEN_SCHEMA_WORDS, schema_property_names
+from models.prompts import (
+    DRAFT_TOOL,
+    EXTRACTION_TOOL,
+    FORBIDDEN_SCHEMA_WORDS,
+    schema_property_names,
+)
 
 RECEIVED = datetime(2026, 4, 5, 10, 0, tzinfo=UTC)
 CLAIM = {"claim_number": "CLM-2026-000123", "language": "en", "holder_name": "Jean Dupont"}
