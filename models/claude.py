@@ -252,10 +252,6 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
 
 
-def _status_of(exc: BaseException) -> int | None:
-    return exc.status_code if isinstance(exc, anthropic.APIStatusError) else None
-
-
 # ------------------------------------------------------------------ client
 
 
@@ -390,6 +386,10 @@ class ClaudeClient:
                 reason = "overloaded" if status == 529 else ("rate_limited" if status == 429 else f"http_{status}")
             except anthropic.APIResponseValidationError:
                 raise ClaudeMalformedOutput("malformed_response", attempts=attempt, retry_wait_s=waited) from None
+            except anthropic.AnthropicError as exc:  # SDK-side failures (credentials, configuration): no retry
+                log.warning("claude %s failed in the SDK: %s", op, type(exc).__name__)
+                raise ClaudeRequestRejected(f"client_error_{type(exc).__name__}", attempts=attempt,
+                                            retry_wait_s=waited) from None
             if attempt > self.config.max_retries:
                 log.warning("claude %s gave up: reason=%s attempts=%d waited_s=%.2f", op, reason, attempt, waited)
                 final = "timeout" if reason == "timeout" else "retries_exhausted"

@@ -9,7 +9,8 @@ call fails, with provenance "template" and the reason.
 
 `decision` keys read (all optional): `status`, `next_step`, `expected_time` (an ISO 8601
 duration such as "P3D" is rendered as business days), else derived from `human_review`
-/ `needs_review`, `route` / `queue`, `missing_documents`. `claim` keys read:
+/ `needs_review` (review and fraud-review queues: the customer reads "under review", never
+why), `route` / `queue` (`fast_track`, `specialist`, `standard`...), `missing_documents`. `claim` keys read:
 `claim_number` (required), `language` ("en"/"fr", default "en"), and the customer's name
 for the greeting from `contact_name`, `holder_name` or `customer_name` (redacted before
 it leaves, restored in the text).
@@ -53,6 +54,8 @@ STATUS_TEXT = {
                            "fr": "il nous manque quelques documents pour avancer"},
     "expert_assessment": {"en": "an expert will assess the damage",
                           "fr": "un expert va évaluer les dommages"},
+    "specialist": {"en": "your file has been given to a specialist claims handler",
+                   "fr": "votre dossier a été confié à un gestionnaire spécialisé"},
     "fast_track": {"en": "your claim qualifies for simplified handling",
                    "fr": "votre dossier bénéficie d'un traitement simplifié"},
     "closed": {"en": "your file is now closed", "fr": "votre dossier est maintenant clos"},
@@ -70,11 +73,12 @@ NEXT_STEP_TEXT = {
 }
 DEFAULT_NEXT_STEP = {
     "received": "assessment", "under_review": "handler_contact", "awaiting_documents": "send_documents",
-    "expert_assessment": "expert_visit", "fast_track": "partner_garage", "closed": "none",
+    "expert_assessment": "expert_visit", "specialist": "handler_contact", "fast_track": "partner_garage",
+    "closed": "none",
 }  # fmt: skip
 DEFAULT_EXPECTED_TIME = {
     "received": "P2D", "under_review": "P3D", "awaiting_documents": None, "expert_assessment": "P5D",
-    "fast_track": "P2D", "closed": None,
+    "specialist": "P3D", "fast_track": "P2D", "closed": None,
 }  # fmt: skip
 SIGNATURE = {"en": "Claimflow Assurances claims team", "fr": "Le service sinistres de Claimflow Assurances"}
 
@@ -137,7 +141,9 @@ def _derive_status(decision: Mapping) -> str:
     route = f"{decision.get('route') or ''} {decision.get('queue') or ''}".lower()
     if any(w in route for w in ("fast", "express", "straight")):
         return "fast_track"
-    if any(w in route for w in ("expert", "specialist", "assess")):
+    if "specialist" in route:
+        return "specialist"
+    if any(w in route for w in ("expert", "assess")):
         return "expert_assessment"
     return "received"
 

@@ -23,6 +23,7 @@ __all__ = [
     "PriceTable",
     "TokenUsage",
     "call_cost",
+    "total_cost",
 ]
 
 _MILLION = Decimal(1_000_000)

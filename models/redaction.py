@@ -280,9 +280,7 @@ def find_names(text: str) -> list[str]:
             found.append(candidate)
 
     for m in _GREETING.finditer(text):
-        raw = m.group("name")
-        for piece in re.split(r",", raw):
-            add(_trailing_name(_strip_titles(piece)))
+        add(_trailing_name(_strip_titles(m.group("name"))))
     lines = text.splitlines()
     for i, line in enumerate(lines):
         m = _CLOSING.match(line)
@@ -308,7 +306,7 @@ def find_names(text: str) -> list[str]:
     for block in blocks:
         tail = [ln.strip().lstrip(">").strip() for ln in block.splitlines() if ln.strip().lstrip(">").strip()]
         for ln in tail[-3:]:
-            if name_like(ln) and len(_name_tokens(ln)) >= 1 and not ln.endswith((".", ":", "?", "!")):
+            if name_like(ln) and not ln.endswith((".", ":", "?", "!")):
                 add(ln)
     return list(dict.fromkeys(found))
 

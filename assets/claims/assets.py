@@ -95,7 +95,16 @@ def parsed_claims_and_quarantine(
     rules = ExtractionRules(
         claim_number_pattern=config.claim_number_pattern, policy_number_pattern=config.policy_number_pattern
     )
-    res = intake.parse_pending(wh, run_id=context.run_id, rules=rules)
+    from models.claude import ClaudeClient
+
+    client = ClaudeClient.from_env()  # None without ANTHROPIC_API_KEY: the rule extractor alone
+    try:
+        res = intake.parse_pending(wh, run_id=context.run_id, rules=rules, assist=_assist(client) if client else None)
+    finally:
+        if client is not None:
+            client.close()
+    if res.calls:
+        intake.store_calls(wh, res.calls, context.run_id)
     totals = wh.read(
         f"select (select count(*) from {intake.PARSED_CLAIMS}) as claims,"
         f" (select count(*) from {intake.QUARANTINED}) as quarantined"
@@ -107,6 +116,8 @@ def parsed_claims_and_quarantine(
             "new_claims": res.new_claims,
             "follow_ups_linked": res.follow_ups,
             "linked_by_reply_header": res.linked_by_reply,
+            "flagged_as_instructing_a_model": res.flagged,
+            "extraction_help": "claude" if client else "none (no ANTHROPIC_API_KEY): rules only",
             "claims_total": int(totals["claims"]),
             "dagster/row_count": int(totals["claims"]),
         },
@@ -118,6 +129,22 @@ def parsed_claims_and_quarantine(
             "dagster/row_count": int(totals["quarantined"]),
         },
     )
+
+
+def _assist(client):
+    """Claude's extraction help for low-confidence fields, personal data redacted before it leaves."""
+    import json
+
+    from models.assist import assist_extraction
+
+    def assist(fields, email):
+        return assist_extraction(
+            fields, email["subject"] or "", email["body_text"] or "", client,
+            received_at=email["received_at"], sender_name=email["sender_name"],
+            defects=json.loads(email["defects"] or "[]"), claim_ref=email["content_hash"],
+        )
+
+    return assist
 
 
 @dg.asset(group_name=CLAIMS, kinds={"python", "duckdb"})

@@ -30,6 +30,7 @@ POLICIES = f"{RAW_SCHEMA}.policies"
 CLAIMS_HISTORY = f"{RAW_SCHEMA}.claims_history"
 REVIEW_LABELS = f"{RAW_SCHEMA}.review_labels"
 PHOTO_QUALITY = f"{RAW_SCHEMA}.photo_quality"
+MODEL_CALLS = f"{RAW_SCHEMA}.model_calls"
 
 DDL = [
     f"""create table if not exists {CLAIM_EMAILS} (
@@ -49,7 +50,7 @@ DDL = [
         contact_phone varchar, photos varchar, photo_count integer, confidence varchar, provenance varchar,
         min_confidence double, sender varchar, source_content_hash varchar, received_at timestamp,
         last_received_at timestamp, message_count integer, follow_up_count integer,
-        extractor_version varchar, updated_run_id varchar)""",
+        extractor_version varchar, updated_run_id varchar, suspicious_signals varchar)""",
     f"""create table if not exists {QUARANTINED} (
         content_hash varchar primary key, inbox_key varchar, sender varchar, subject varchar,
         reason varchar, detail varchar, received_at timestamp, quarantined_at timestamp,
@@ -65,6 +66,9 @@ DDL = [
         claim_number varchar, sha256 varchar, score double, verdict varchar, reasons varchar,
         phash varchar, reused_in varchar, quality varchar, assessed_at timestamp, run_id varchar,
         primary key (claim_number, sha256))""",
+    f"""create table if not exists {MODEL_CALLS} (
+        claim_ref varchar, purpose varchar, provenance varchar, fallback_reason varchar, model varchar,
+        cost_usd double, usage varchar, injection_signals varchar, called_at timestamp, run_id varchar)""",
     f"""create table if not exists {REVIEW_LABELS} (
         claim_number varchar, high_risk boolean, reviewer varchar, decided_at timestamp, reason varchar)""",
 ]
@@ -240,9 +244,11 @@ class ParseResult:
     linked_by_reply: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     claim_numbers: list[str] = field(default_factory=list)
+    calls: list = field(default_factory=list)
+    flagged: int = 0
 
 
-def _claim_row(fields: ClaimFields, email: dict, run_id: str) -> dict:
+def _claim_row(fields: ClaimFields, email: dict, run_id: str, signals: list[str] = ()) -> dict:
     return {
         "claim_number": fields.claim_number,
         "policy_number": fields.policy_number,
@@ -266,10 +272,11 @@ def _claim_row(fields: ClaimFields, email: dict, run_id: str) -> dict:
         "follow_up_count": 0,
         "extractor_version": EXTRACTOR_VERSION,
         "updated_run_id": run_id,
+        "suspicious_signals": json.dumps(sorted(signals)),
     }
 
 
-def merge_follow_up(claim: dict, fields: ClaimFields, email: dict, run_id: str) -> dict:
+def merge_follow_up(claim: dict, fields: ClaimFields, email: dict, run_id: str, signals: list[str] = ()) -> dict:
     """Fold a follow-up mail into its claim: fill missing fields, add photos, keep the first values."""
     merged = dict(claim)
     confidence = json.loads(claim["confidence"])
@@ -296,6 +303,7 @@ def merge_follow_up(claim: dict, fields: ClaimFields, email: dict, run_id: str) 
         message_count=int(claim["message_count"]) + 1,
         follow_up_count=int(claim["follow_up_count"]) + 1,
         updated_run_id=run_id,
+        suspicious_signals=json.dumps(sorted({*json.loads(claim.get("suspicious_signals") or "[]"), *signals})),
     )
     return merged
 
@@ -304,8 +312,24 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT
 
 
-def parse_pending(warehouse: Warehouse, *, run_id: str, rules: ExtractionRules, limit: int | None = None) -> ParseResult:
-    """Turn every e-mail row not yet accounted for into a claim, a follow-up, or a quarantine entry."""
+Assist = Callable[[ClaimFields, dict], tuple[ClaimFields, object]]
+
+
+def parse_pending(
+    warehouse: Warehouse,
+    *,
+    run_id: str,
+    rules: ExtractionRules,
+    limit: int | None = None,
+    assist: Assist | None = None,
+) -> ParseResult:
+    """Turn every e-mail row not yet accounted for into a claim, a follow-up, or a quarantine entry.
+
+    `assist(fields, email)` may improve low-confidence fields (Claude); its call records are kept
+    in `ParseResult.calls`. Every message is also screened for text that tries to instruct a model.
+    """
+    from models.redaction import detect_injection
+
     res = ParseResult()
     now = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.connect() as con:
@@ -318,10 +342,11 @@ def parse_pending(warehouse: Warehouse, *, run_id: str, rules: ExtractionRules, 
         if pending.empty:
             return res
         emails = pending.astype(object).where(pending.notna(), None).to_dict("records")
-        extracted = {}
+        extracted, signals = {}, {}
         for email in emails:
             if email["parse_error"] is None:
-                extracted[email["content_hash"]] = extract_fields(
+                h = email["content_hash"]
+                fields = extract_fields(
                     subject=email["subject"] or "",
                     text=email["body_text"] or "",
                     sender=email["sender"],
@@ -329,6 +354,15 @@ def parse_pending(warehouse: Warehouse, *, run_id: str, rules: ExtractionRules, 
                     photos=json.loads(email["photos"]),
                     rules=rules,
                 )
+                if assist is not None:
+                    fields, call = assist(fields, email)
+                    res.calls.append(call)
+                extracted[h] = fields
+                finding = detect_injection(
+                    email["body_text"], subject=email["subject"], defects=json.loads(email["defects"] or "[]")
+                )
+                signals[h] = finding.signals if finding.flagged else []
+                res.flagged += bool(finding.flagged)
         wanted = sorted({f.claim_number for f in extracted.values() if f.claim_number})
         claims = {
             r["claim_number"]: r
@@ -372,11 +406,11 @@ def parse_pending(warehouse: Warehouse, *, run_id: str, rules: ExtractionRules, 
                 fields = fields.model_copy(update={"claim_number": number})
                 res.linked_by_reply += 1
             if number in claims:
-                claims[number] = merge_follow_up(claims[number], fields, email, run_id)
+                claims[number] = merge_follow_up(claims[number], fields, email, run_id, signals[h])
                 relation = "follow_up"
                 res.follow_ups += 1
             else:
-                claims[number] = _claim_row(fields, email, run_id)
+                claims[number] = _claim_row(fields, email, run_id, signals[h])
                 relation = "new"
                 res.new_claims += 1
             touched[number] = claims[number]
@@ -424,3 +458,20 @@ def _quarantine(email: dict, reason: str, detail: str | None, now: datetime, run
         "extractor_version": EXTRACTOR_VERSION,
         "run_id": run_id,
     }
+
+
+def store_calls(warehouse: Warehouse, calls: list, run_id: str) -> None:
+    """Keep every model call's provenance, usage and cost (cost per claim and audits read them)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for call in calls:
+        d = call.as_dict()
+        rows.append({
+            "claim_ref": d.get("claim_ref"), "purpose": d.get("purpose"), "provenance": d.get("provenance"),
+            "fallback_reason": d.get("fallback_reason"), "model": d.get("model"),
+            "cost_usd": float(d.get("cost_usd") or 0), "usage": json.dumps(d.get("usage")),
+            "injection_signals": json.dumps(d.get("injection_signals") or []), "called_at": now, "run_id": run_id,
+        })
+    with warehouse.connect() as con:
+        con.register("calls_frame", pd.DataFrame(rows))
+        con.execute(f"insert into {MODEL_CALLS} by name select * from calls_frame").fetchall()

@@ -72,6 +72,7 @@ def triage_inputs(warehouse: WarehouseResource) -> pd.DataFrame:
     """One row per claim with everything verification and routing read, and its latest score per version."""
     return warehouse.get().read(
         f"""select f.*, c.sender, c.contact_email,
+                   coalesce(c.suspicious_signals, '[]') <> '[]' as suspicious_content,
                    (select min(r.delivered_at) from {intake.EMAIL_RECEIPTS} r
                     where r.content_hash = c.source_content_hash) as first_received_at,
                    e.sender_name, coalesce(s.model_version, '{UNSCORED}') as model_version, s.score as risk_score,

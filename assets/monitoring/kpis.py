@@ -50,7 +50,9 @@ def triage_kpis(warehouse: WarehouseResource, system_of_record: SystemOfRecordRe
     review-queue age and cost per claim."""
     wh = warehouse.get()
     decisions = wh.read(f"select claim_number, queue, decided_at, received_at from {TRIAGE_DECISIONS}")
-    drafts = wh.read(f"select cost_usd from {STATUS_DRAFTS}")
+    drafts = wh.read(
+        f"select cost_usd from {STATUS_DRAFTS} union all select cost_usd from {intake.MODEL_CALLS}"
+    )
     serving = wh.read(
         f"select coalesce(avg(cost_per_inference_usd), 0) as c from {intake.RAW_SCHEMA}.serving_costs"
     )["c"].iloc[0] if _table_exists(wh, "serving_costs") else 0.0

@@ -53,11 +53,12 @@ MAX_DRAWS = 40  # then the farthest good candidate is taken
 # draws its lines; an undegraded photo is kept clear of them.
 ANALYSIS_SIDE = 512
 MIN_SHARPNESS = 100.0  # Laplacian variance; "blurred" below 55
-BRIGHTNESS_RANGE = (0.25, 0.75)  # mean grey level; "too dark" below 0.18
+BRIGHTNESS_RANGE = (0.22, 0.75)  # mean grey level; "too dark" below 0.18
 MAX_CLIPPED = 0.12  # share of black (<= 5) or white (>= 250) pixels; poor above 0.30
 DARK_TARGET = 0.12  # a "dark" photo's mean grey level at most this (poor below 0.18)
 _BLOCK = 8
-_ENERGY_STEPS = (-3, 4)  # sharpness tables at 2^(step/2) times the base: 0.35 to 4
+_MAX_ANALYSIS_SCALE = 2**1.5  # at most this many checked pixels per base pixel
+_ENERGY_STEPS = (-3, 3)  # sharpness tables at 2^(step/2) times the base: 0.35 to 2.83
 
 
 @functools.cache
@@ -199,12 +200,12 @@ def random_photo_spec(
     base = rng.choices(BASE_IMAGES, _BASE_WEIGHTS)[0]
     fmt = fmt or ("png" if rng.random() < 0.06 else "jpeg")
     size = rng.choice(_PNG_SIZES) if fmt == "png" else rng.choices(*zip(*_SIZES))[0]
-    position = tuple(rng.randint(0, steps) / steps for steps in (round(side * 1.4) - side for side in size))
     strength = 0.0
     if degradation == "blurred":
         strength = rng.uniform(3.0, 7.0)
     elif degradation == "dark":
         strength = rng.uniform(0.15, 0.35)
+    position = tuple(rng.randint(0, steps) / steps for steps in (round(side * 1.4) - side for side in size))
     quality = rng.randint(72, 92)
     tiny_size = rng.choice(_TINY_SIZES)
     own = random.Random(f"{registry.count}:{base}:{size}:{position}:{strength}:{quality}:{tiny_size}")
@@ -219,12 +220,14 @@ def random_photo_spec(
                 base = own.choices(BASE_IMAGES, _BASE_WEIGHTS)[0]
             position = (own.random(), own.random())
         spec = _shot(own, base, size, position)
+        if spec is None:
+            continue
         preview = _preview(spec)
         if not _well_exposed(preview, spec.gains):
             continue
         value = _phash(preview)
         distance = registry.distance(value)
-        if (best is not None and distance <= best[0]) or not _sharp_enough(spec):
+        if best is not None and distance <= best[0]:
             continue
         best = (distance, spec, preview, value)
         if distance > NEAR_BITS:
@@ -241,20 +244,28 @@ def random_photo_spec(
                    tiny_size=tiny_size)
 
 
-def _shot(own: random.Random, base: str, size: tuple[int, int], position: tuple[float, float]) -> PhotoSpec:
-    """An undegraded candidate: a zoom the base's masters allow, the window at `position` of its free range."""
+def _shot(own: random.Random, base: str, size: tuple[int, int], position: tuple[float, float]) -> PhotoSpec | None:
+    """An undegraded candidate at `position` of its window's free range, zoomed as far as stays sharp (None: nowhere)."""
     width, height = base_image(base).size
     w, h = size
     widest = min(width, height * w / h)
-    scales = [s for s in master_scales(base)
-              if w <= round(width * s) and h <= round(height * s) and w / (s * widest) >= MIN_ZOOM]
-    scale = own.choice(scales)
-    free = (round(width * scale) - w, round(height * scale) - h)
-    offset = (round(position[0] * free[0]), round(position[1] * free[1]))
+    reach = min(1.0, ANALYSIS_SIDE / max(size))
+    scales = [s for s in master_scales(base) if w <= round(width * s) and h <= round(height * s)
+              and w / (s * widest) >= MIN_ZOOM and s * reach <= _MAX_ANALYSIS_SCALE]
+    if not scales:
+        return None
+    mirrored = own.random() < 0.5
     exposure = own.uniform(0.9, 1.1)
     red, blue = own.uniform(0.92, 1.08), own.uniform(0.92, 1.08)
     gains = (round(exposure * red, 3), round(exposure, 3), round(exposure * blue, 3))
-    return PhotoSpec(base, size, offset, scale=scale, mirrored=own.random() < 0.5, gains=gains)
+    # Zoomed in too far, a soft part of the scene turns into a blurred photo: then step back.
+    for scale in reversed(scales[: own.randrange(len(scales)) + 1]):
+        free = (round(width * scale) - w, round(height * scale) - h)
+        offset = (round(position[0] * free[0]), round(position[1] * free[1]))
+        spec = PhotoSpec(base, size, offset, scale=scale, mirrored=mirrored, gains=gains)
+        if _sharp_enough(spec):
+            return spec
+    return None
 
 
 def _preview(spec: PhotoSpec) -> np.ndarray:
@@ -287,7 +298,9 @@ def _sharp_enough(spec: PhotoSpec) -> bool:
     lower = min(max(int(np.floor(step)), _ENERGY_STEPS[0]), _ENERGY_STEPS[-1] - 1)
     weight = min(max(step - lower, 0.0), 1.0)
     low, high = (_window_energy(spec.base, j, spec.box) for j in (lower, lower + 1))
-    return float(np.exp((1 - weight) * np.log(low) + weight * np.log(high))) >= MIN_SHARPNESS
+    # The check stretches grey levels so the 99th percentile is white; no window's is above its base's brightest pixel.
+    gain = 255.0 / max(32, _gray_base(spec.base).getextrema()[1])
+    return float(np.exp((1 - weight) * np.log(low) + weight * np.log(high))) * gain * gain >= MIN_SHARPNESS
 
 
 def _window_energy(name: str, step: int, box: tuple[float, float, float, float]) -> float:

@@ -32,10 +32,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 
-from models.onnx_export import INPUT_NAME, OUTPUT_NAME, POSITIVE_COLUMN, encoding_from_onnx
+from models.onnx_export import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    POSITIVE_COLUMN,
+    encoding_from_onnx,
+)
 from models.risk import DEFAULT_ENCODING
 from models.serving.repository import MODEL_NAME
 
@@ -322,7 +328,7 @@ class TritonScorer:
         if close:
             close()
 
-    def __enter__(self) -> TritonScorer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

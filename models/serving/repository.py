@@ -34,23 +34,31 @@ class RepositoryError(ValueError):
 
 @dataclass(frozen=True)
 class ServingSettings:
-    """Scheduling and threading of the served model; defaults measured on the 2-core machine (bench/serving.py).
+    """Scheduling and threading of the served model, chosen on the 2-core machine with bench/serving.py.
 
-    One instance with one onnxruntime thread: onnxruntime parallelises a tree
-    ensemble over rows, but the second core is already busy with gRPC, the
-    dynamic batcher and the stub's copies, so a second intra-op thread bought
-    nothing at batch >= 64 and a second instance made the two stubs fight for
-    the cores (see the bench's sweep in the module docstring of bench/serving.py).
-    A 300 us queue delay lets single-row requests from a few concurrent callers
-    meet in one execution (the stub's IPC costs ~100 us per execution) while
-    keeping single-row p99 far below the 5 ms goal.
+    Measured (100-iteration model, ~10 us of onnxruntime CPU per row; the box
+    shared with other jobs, so compared on CPU per inference, which load moves
+    least): every request costs ~0.3 ms of tritonserver CPU (gRPC, batcher,
+    backend IPC) plus ~0.15 ms in the Python stub, whatever its size.
+    - One instance: the dynamic batcher then folds concurrent requests into one
+      stub execution. Two instances spread them over two stubs: 17-23 us of
+      server CPU per row at batch 64 and 0.5-0.6 ms per single-row request,
+      against 14-16 us and 0.3-0.4 ms with one.
+    - Two onnxruntime intra-op threads (no spinning): a lone large batch, the
+      usual call (a micro-batch scored chunk after chunk), can use the second
+      core; costs ~2-3 us of CPU per row at batch 64 for the thread hand-off.
+      Idle pool threads sleep, so they do not steal the core gRPC needs.
+    - 100 us queue delay: at concurrency 1 it adds at most 0.1 ms; 300 us added
+      0.3-0.4 ms to single-row p50 and bought no throughput, since requests that
+      arrive while the instance is busy are batched anyway.
+    - Preferred sizes 64/256/1024 dispatch at once when the queue holds one.
     """
 
     max_batch_size: int = 4096
     preferred_batch_sizes: tuple[int, ...] = (64, 256, 1024)
-    max_queue_delay_us: int = 300
+    max_queue_delay_us: int = 100
     instance_count: int = 1
-    intra_op_threads: int = 1
+    intra_op_threads: int = 2
     inter_op_threads: int = 1
     warmup_batch: int = 64
     encoding_digest: str = field(default_factory=lambda: DEFAULT_ENCODING.digest)

@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from models.serving.repository import (
     MODEL_NAME,
@@ -194,7 +195,7 @@ class TritonServer:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
-    def __enter__(self) -> TritonServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -219,7 +220,7 @@ def start_triton(
     model_control: str = "explicit",
     log_path: Path | None = None,
     timeout: float = 120.0,
-    settings: ServingSettings = ServingSettings(),
+    settings: ServingSettings | None = None,
     log_verbose: int = 0,
     extra_args: Sequence[str] = (),
 ) -> TritonServer:
@@ -234,6 +235,7 @@ def start_triton(
     """
     if model_control not in ("explicit", "none", "poll"):
         raise ValueError(f"model_control must be 'explicit', 'none' or 'poll', not {model_control!r}")
+    settings = settings or ServingSettings()
     repo = Path(repo).resolve()
     if not (repo / MODEL_NAME / "config.pbtxt").is_file():
         raise TritonError(f"{repo} has no {MODEL_NAME}/config.pbtxt; write it with models.serving.repository")
@@ -266,7 +268,7 @@ def start_triton(
         if model_control == "explicit":
             cmd.append(f"--load-model={MODEL_NAME}")
         cmd += list(extra_args)
-        server._log_file = open(log_path, "ab")
+        server._log_file = open(log_path, "ab")  # noqa: SIM115 - open as long as the server runs
         server.process = subprocess.Popen(
             cmd, stdout=server._log_file, stderr=subprocess.STDOUT, env=server_environment(),
             start_new_session=True, cwd=workdir,
@@ -312,8 +314,9 @@ def ready_versions(client, model: str = MODEL_NAME) -> list[int]:
     return sorted(int(m["version"]) for m in index if m.get("name") == model and m.get("state") == "READY" and m.get("version"))
 
 
-def load_versions(client, versions: Iterable[int], *, settings: ServingSettings = ServingSettings(),
-                  model: str = MODEL_NAME) -> list[int]:  # fmt: skip
+def load_versions(
+    client, versions: Iterable[int], *, settings: ServingSettings | None = None, model: str = MODEL_NAME
+) -> list[int]:
     """Serve exactly `versions`: load a config override listing them; returns them once each is READY.
 
     Versions already loaded keep serving throughout; versions no longer listed are
@@ -323,7 +326,7 @@ def load_versions(client, versions: Iterable[int], *, settings: ServingSettings 
 
     wanted = sorted({int(v) for v in versions})
     try:
-        client.load_model(model, config=model_config_json(wanted, settings))
+        client.load_model(model, config=model_config_json(wanted, settings or ServingSettings()))
     except InferenceServerException as exc:
         raise TritonError(f"loading {model} versions {wanted} failed: {exc.message()}") from None
     not_ready = [v for v in wanted if not client.is_model_ready(model, str(v))]

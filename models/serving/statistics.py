@@ -32,7 +32,6 @@ from __future__ import annotations
 import re
 import urllib.request
 from dataclasses import dataclass, fields
-
 from typing import TYPE_CHECKING
 
 from models.serving.repository import MODEL_NAME
@@ -164,7 +163,7 @@ _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 def read_metrics(metrics_url: str, *, prefix: str = "nv_", timeout: float = 5.0) -> dict[tuple[str, frozenset], float]:
     """Samples of the Prometheus endpoint whose names start with `prefix`: {(name, labels): value}."""
-    with urllib.request.urlopen(metrics_url, timeout=timeout) as response:  # noqa: S310 - our own loopback server
+    with urllib.request.urlopen(metrics_url, timeout=timeout) as response:
         text = response.read().decode()
     samples: dict[tuple[str, frozenset], float] = {}
     for line in text.splitlines():

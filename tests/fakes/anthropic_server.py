@@ -19,7 +19,11 @@ The model itself is a double: `default_responder` fills the forced tool from the
 (claim and policy numbers, dates and placeholders it finds in the `<email>` block; a
 templated sentence for a status message). Usage is estimated at ~4 characters per token,
 plus the tool-use system prompt the API adds (313 tokens with a forced tool), and cache
-writes and reads follow the `cache_control` breakpoint and a minimum cacheable length.
+writes and reads follow the `cache_control` breakpoint and a minimum cacheable length
+(4,096 tokens by default, Claude Haiku 4.5's minimum; below it the API caches nothing).
+
+`seeded_patterns` and `leaked` inspect captured requests (or logs) for seeded personal
+values in any spelling, reporting only the kind of value found.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def _write_raw_tables(path) -> None:
             "(?, 'Holder', 'holder@example.fr', '+33100000000', '1 rue X', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             POLICIES,
         )
-        for ddl in (d for d in DDL if "claims_history" in d or "review_labels" in d):
+        for ddl in (d for d in DDL if any(t in d for t in ("claims_history", "review_labels", "photo_quality"))):
             con.execute(ddl)
         con.executemany(
             "insert into raw.claims_history (claim_number, policy_number, incident_date, reported_date, "

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,12 @@ from models import onnx_export, risk
 from models.contracts import LOSS_TYPES
 from models.features import LABEL
 from models.serving import server as triton
-from models.serving.client import OnnxFallbackScorer, ScoringError, ServingUnavailable, TritonScorer
+from models.serving.client import (
+    OnnxFallbackScorer,
+    ScoringError,
+    ServingUnavailable,
+    TritonScorer,
+)
 from models.serving.repository import (
     MODEL_NAME,
     RepositoryError,
@@ -24,11 +30,14 @@ from models.serving.repository import (
     write_model_version,
     written_versions,
 )
-from models.serving.statistics import compute_seconds_per_inference, cost_measurement, read_metrics, read_statistics
+from models.serving.statistics import (
+    compute_seconds_per_inference,
+    cost_measurement,
+    read_metrics,
+    read_statistics,
+)
 from models.tracking import free_port
 from monitoring.cost import TRITON
-
-SERVER = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def synthetic_claims(n: int, seed: int) -> pd.DataFrame:
@@ -151,7 +160,7 @@ class _Traffic:
                 outcome = exc
             self.records.append((t0, time.monotonic(), asked, outcome))
 
-    def __enter__(self) -> _Traffic:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -81,9 +81,8 @@ class FakeGrpcClient:
 
 
 def scorer(client: FakeGrpcClient, clock: FakeClock, **kwargs) -> TritonScorer:
-    options = dict(timeout_s=2.0, max_batch=4, retries=3, backoff_s=0.1, max_backoff_s=1.0,
-                   breaker_failures=5, breaker_reset_s=2.0, wait_for_server_s=10.0)  # fmt: skip
-    options.update(kwargs)
+    options = {"timeout_s": 2.0, "max_batch": 4, "retries": 3, "backoff_s": 0.1, "max_backoff_s": 1.0,
+               "breaker_failures": 5, "breaker_reset_s": 2.0, "wait_for_server_s": 10.0} | kwargs  # fmt: skip
     return TritonScorer("127.0.0.1:1", client=client, clock=clock, sleep=clock.sleep, **options)
 
 
