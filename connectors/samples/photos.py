@@ -48,6 +48,7 @@ MAX_MASTER_PIXELS = 2048 * 2048
 MIN_ZOOM = 0.3  # the narrowest window spans 30% of the widest one of its aspect
 
 NEAR_BITS = 10  # a new photo's hash differs from every issued one in more bits (reuse is flagged at <= 6)
+NEAR_OVERLAP = 0.85  # and its window overlaps no issued window of the scene this much (intersection over union)
 MAX_DRAWS = 40  # then the farthest good candidate is taken
 # What the quality check (assets.claims.photos) measures on, and where it
 # draws its lines; an undegraded photo is kept clear of them.
@@ -152,24 +153,48 @@ class PhotoSpec:
 
 
 class PhotoRegistry:
-    """Perceptual hashes of the photos issued so far, so new ones can be kept apart from them."""
+    """The photos issued so far, by perceptual hash and by window, so new ones can be kept apart from them."""
 
     def __init__(self) -> None:
         self._hashes = np.zeros(256, dtype=np.uint64)
         self.count = 0
+        self._windows: dict[tuple[str, bool], list[tuple[float, float, float, float]]] = {}
 
-    def distance(self, value: int) -> int:
-        """Bits between `value` and the nearest issued hash (65 when none is issued)."""
+    def nearness(self, value: int, spec: PhotoSpec) -> int:
+        """Bits between hash `value` and the nearest issued hash (65 when none is issued); 0 when
+        `spec` mostly covers the window of an issued photo of the same scene, whatever the hashes say
+        (a low-contrast texture's hash is unstable)."""
+        if _overlap(spec.box, self._windows.get((_scene(spec.base), spec.mirrored), [])) >= NEAR_OVERLAP:
+            return 0
         if not self.count:
             return 65
         return int(_popcount(self._hashes[: self.count] ^ np.uint64(value)).min())
 
-    def add(self, value: int) -> None:
-        """Remember one issued hash."""
+    def add(self, value: int, spec: PhotoSpec) -> None:
+        """Remember one issued photo: its hash and its window."""
         if self.count == len(self._hashes):
             self._hashes = np.concatenate([self._hashes, np.zeros_like(self._hashes)])
         self._hashes[self.count] = value
         self.count += 1
+        self._windows.setdefault((_scene(spec.base), spec.mirrored), []).append(spec.box)
+
+
+def _scene(base: str) -> str:
+    """The two motorcycle shots are a stereo pair: one scene seen from two points a few centimetres apart."""
+    return "motorcycle" if base.startswith("motorcycle_") else base
+
+
+def _overlap(box: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]]) -> float:
+    """The largest intersection over union of `box` with any of `boxes` (0 for none)."""
+    if not boxes:
+        return 0.0
+    others = np.asarray(boxes)
+    width = np.minimum(others[:, 2], box[2]) - np.maximum(others[:, 0], box[0])
+    height = np.minimum(others[:, 3], box[3]) - np.maximum(others[:, 1], box[1])
+    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    own = (box[2] - box[0]) * (box[3] - box[1])
+    return float((inter / (areas + own - inter)).max())
 
 
 _REGISTRIES: weakref.WeakKeyDictionary[random.Random, PhotoRegistry] = weakref.WeakKeyDictionary()
@@ -226,14 +251,14 @@ def random_photo_spec(
         if not _well_exposed(preview, spec.gains):
             continue
         value = _phash(preview)
-        distance = registry.distance(value)
+        distance = registry.nearness(value, spec)
         if best is not None and distance <= best[0]:
             continue
         best = (distance, spec, preview, value)
         if distance > NEAR_BITS:
             break
     _, spec, preview, value = best
-    registry.add(value)
+    registry.add(value, spec)
     if degradation == "blurred":
         # The same blur at the quality check's scale whatever the size, as a shake blurs more pixels of a bigger frame.
         strength *= max(1.0, max(size) / ANALYSIS_SIDE)

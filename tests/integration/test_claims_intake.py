@@ -105,18 +105,19 @@ def test_running_again_over_the_same_mail_writes_nothing_twice(seeded_home, poli
     assert dups >= len(truth)
 
 
-def test_a_contract_failure_blocks_the_dbt_models(seeded_home, policies):
+def test_a_contract_failure_blocks_the_dbt_models(seeded_home, policies, monkeypatch):
     deliver_samples(seeded_home, 30, 13, policies)
-    # A misconfigured pattern that lets seven-digit sequences through breaks the canonical format.
-    pattern = r"(?:clm|claim)\D{0,12}(?P<year>20\d{2})\D{0,3}(?P<seq>\d{1,7})(?!\d)"
-    bad = {"ops": {"parsed_claims_and_quarantine": {"config": {"claim_number_pattern": pattern}}}}
-    deliver_extra = MaildirInbox(seeded_home / "inbox")
-    deliver_extra.deliver(
-        b"From: a@example.fr\r\nSubject: claim\r\nDate: Mon, 14 Sep 2026 10:00:00 +0000\r\n\r\n"
-        b"Claim CLM-2026-1234567 for policy POL-1234567, crash on 10/09/2026.\r\n",
-        name="seven-digits.eml",
-    )
-    result = run_job(bad)
+    from datetime import date
+
+    from assets.claims import intake
+
+    real = intake.extract_fields
+
+    def broken(**kwargs):  # an extractor regression: incident dates land in the future
+        return real(**kwargs).model_copy(update={"incident_date": date(2099, 1, 1)})
+
+    monkeypatch.setattr(intake, "extract_fields", broken)
+    result = run_job()
     assert not result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["contract"] is False
