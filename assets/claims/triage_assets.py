@@ -152,9 +152,18 @@ def guess_language(text: str | None) -> str:
     return "fr" if sum(h in low for h in _FRENCH_HINTS) >= 2 else "en"
 
 
+class DraftsConfig(dg.Config):
+    """How drafts are requested from Claude."""
+
+    use_batches: bool = Field(
+        False, description="Message Batches API (half price, for work that can wait: the daily batch triage)."
+    )
+
+
 @dg.asset(group_name=CLAIMS, deps=[triage_decisions], kinds={"anthropic"})
-def status_drafts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def status_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, warehouse: WarehouseResource):
     """The customer's status message per decision: text plus machine-readable JSON, by Claude or the template."""
+    from models.batches import draft_status_batch
     from models.claude import ClaudeClient
     from models.drafting import draft_status
 
@@ -171,18 +180,31 @@ def status_drafts(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     client = ClaudeClient.from_env()  # None without ANTHROPIC_API_KEY: the template drafter, said in provenance
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
+    records = pending.astype(object).where(pending.notna(), None).to_dict("records")
+    jobs = {
+        f"{r['claim_number']}:{r['model_version']}": (
+            {"claim_number": r["claim_number"], "contact_name": r["sender_name"],
+             "language": guess_language(r["description"])},
+            {"queue": r["queue"], "rule": r["rule"], "needs_review": bool(r["needs_human"])},
+        )
+        for r in records
+    }
     try:
-        for r in pending.astype(object).where(pending.notna(), None).to_dict("records"):
-            claim = {"claim_number": r["claim_number"], "contact_name": r["sender_name"],
-                     "language": guess_language(r["description"])}
-            decision = {"queue": r["queue"], "rule": r["rule"], "needs_review": bool(r["needs_human"])}
-            draft = draft_status(claim, decision, client)
+        if config.use_batches and client is not None and jobs:
+            # custom_id must be short and plain: the claim number, unique within one batch of pending drafts.
+            by_claim = draft_status_batch({k.split(":")[0]: v for k, v in jobs.items()}, client)
+            drafted = {k: by_claim[k.split(":")[0]] for k in jobs}
+        else:
+            drafted = {k: draft_status(claim, decision, client) for k, (claim, decision) in jobs.items()}
+        for r in records:
+            draft = drafted[f"{r['claim_number']}:{r['model_version']}"]
             subject = f"Claim {r['claim_number']}" if draft.language == "en" else f"Sinistre {r['claim_number']}"
             rows.append({
                 "claim_number": r["claim_number"], "model_version": r["model_version"], "subject": subject,
                 "body": draft.text, "payload": json.dumps(draft.payload),
                 "provenance": json.dumps({"drafter": draft.provenance, "fallback_reason": draft.fallback_reason,
-                                          "model": client.model if client else None}),
+                                          "model": client.model if client else None,
+                                          **({"batch": True} if config.use_batches and client else {})}),
                 "cost_usd": float(draft.cost_usd), "drafted_at": now, "run_id": context.run_id,
             })
     finally:

@@ -48,7 +48,7 @@ MAX_MASTER_PIXELS = 2048 * 2048
 MIN_ZOOM = 0.3  # the narrowest window spans 30% of the widest one of its aspect
 
 NEAR_BITS = 10  # a new photo's hash differs from every issued one in more bits (reuse is flagged at <= 6)
-NEAR_OVERLAP = 0.85  # and its window overlaps no issued window of the scene this much (intersection over union)
+NEAR_OVERLAP = 0.95  # and its window overlaps no issued window of the scene this much (intersection over union)
 MAX_DRAWS = 40  # then the farthest good candidate is taken
 # What the quality check (assets.claims.photos) measures on, and where it
 # draws its lines; an undegraded photo is kept clear of them.
@@ -79,6 +79,11 @@ def base_image(name: str) -> Image.Image:
 @functools.cache
 def _gray_base(name: str) -> Image.Image:
     return base_image(name).convert("L")
+
+
+@functools.cache
+def _white_level(name: str) -> int:
+    return _gray_base(name).getextrema()[1]
 
 
 @functools.cache
@@ -158,14 +163,18 @@ class PhotoRegistry:
     def __init__(self) -> None:
         self._hashes = np.zeros(256, dtype=np.uint64)
         self.count = 0
-        self._windows: dict[tuple[str, bool], list[tuple[float, float, float, float]]] = {}
+        self._windows: dict[tuple[str, bool], np.ndarray] = {}
 
-    def nearness(self, value: int, spec: PhotoSpec) -> int:
-        """Bits between hash `value` and the nearest issued hash (65 when none is issued); 0 when
-        `spec` mostly covers the window of an issued photo of the same scene, whatever the hashes say
-        (a low-contrast texture's hash is unstable)."""
-        if _overlap(spec.box, self._windows.get((_scene(spec.base), spec.mirrored), [])) >= NEAR_OVERLAP:
-            return 0
+    def crowds(self, spec: PhotoSpec) -> bool:
+        """Whether `spec`'s window all but covers the window of an issued photo of its scene, mirrored alike.
+
+        Checked besides the hashes because a low-contrast texture's hash is unstable.
+        """
+        windows = self._windows.get((_scene(spec.base), spec.mirrored))
+        return windows is not None and _overlap(spec.box, windows) >= NEAR_OVERLAP
+
+    def distance(self, value: int) -> int:
+        """Bits between hash `value` and the nearest issued hash (65 when none is issued)."""
         if not self.count:
             return 65
         return int(_popcount(self._hashes[: self.count] ^ np.uint64(value)).min())
@@ -176,7 +185,8 @@ class PhotoRegistry:
             self._hashes = np.concatenate([self._hashes, np.zeros_like(self._hashes)])
         self._hashes[self.count] = value
         self.count += 1
-        self._windows.setdefault((_scene(spec.base), spec.mirrored), []).append(spec.box)
+        key = (_scene(spec.base), spec.mirrored)
+        self._windows[key] = np.vstack([self._windows.get(key, np.empty((0, 4))), spec.box])
 
 
 def _scene(base: str) -> str:
@@ -184,11 +194,8 @@ def _scene(base: str) -> str:
     return "motorcycle" if base.startswith("motorcycle_") else base
 
 
-def _overlap(box: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]]) -> float:
-    """The largest intersection over union of `box` with any of `boxes` (0 for none)."""
-    if not boxes:
-        return 0.0
-    others = np.asarray(boxes)
+def _overlap(box: tuple[float, float, float, float], others: np.ndarray) -> float:
+    """The largest intersection over union of `box` with any row of `others` (left, upper, right, lower)."""
     width = np.minimum(others[:, 2], box[2]) - np.maximum(others[:, 0], box[0])
     height = np.minimum(others[:, 3], box[3]) - np.maximum(others[:, 1], box[1])
     inter = np.clip(width, 0, None) * np.clip(height, 0, None)
@@ -247,11 +254,14 @@ def random_photo_spec(
         spec = _shot(own, base, size, position)
         if spec is None:
             continue
+        crowded = registry.crowds(spec)
+        if crowded and best is not None:
+            continue
         preview = _preview(spec)
         if not _well_exposed(preview, spec.gains):
             continue
         value = _phash(preview)
-        distance = registry.nearness(value, spec)
+        distance = 0 if crowded else registry.distance(value)
         if best is not None and distance <= best[0]:
             continue
         best = (distance, spec, preview, value)
@@ -324,7 +334,7 @@ def _sharp_enough(spec: PhotoSpec) -> bool:
     weight = min(max(step - lower, 0.0), 1.0)
     low, high = (_window_energy(spec.base, j, spec.box) for j in (lower, lower + 1))
     # The check stretches grey levels so the 99th percentile is white; no window's is above its base's brightest pixel.
-    gain = 255.0 / max(32, _gray_base(spec.base).getextrema()[1])
+    gain = 255.0 / max(32, _white_level(spec.base))
     return float(np.exp((1 - weight) * np.log(low) + weight * np.log(high))) * gain * gain >= MIN_SHARPNESS
 
 

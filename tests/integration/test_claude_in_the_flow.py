@@ -77,3 +77,29 @@ def test_without_a_key_the_template_drafts_and_provenance_says_so(flow_home, mon
         drafts = con.execute("select provenance from raw.status_drafts").fetchall()
     assert drafts and all(json.loads(p) == {"drafter": "template", "fallback_reason": "no_api_key", "model": None}
                           for (p,) in drafts)
+
+
+def test_the_daily_batch_drafts_through_message_batches(flow_home, monkeypatch):
+    home, _ = flow_home
+    with FakeAnthropic() as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "dummy-key-for-a-local-server")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        assert run(INTAKE).success
+        assert run(["triage_decisions"]).success
+        from orchestration.definitions import build_definitions
+
+        defs = build_definitions()
+        job = dg.define_asset_job("drafts", selection=dg.AssetSelection.assets("status_drafts")).resolve(
+            asset_graph=defs.get_repository_def().asset_graph
+        )
+        result = job.execute_in_process(
+            resources=defs.resources, instance=dg.DagsterInstance.ephemeral(),
+            run_config={"ops": {"status_drafts": {"config": {"use_batches": True}}}},
+        )
+        assert result.success
+        paths = [r.path for r in fake.requests]
+    assert any(p.startswith("/v1/messages/batches") for p in paths)
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        drafts = [json.loads(p) for (p,) in con.execute("select provenance from raw.status_drafts").fetchall()]
+    assert drafts and all(d.get("batch") for d in drafts)
+    assert sum(d["drafter"] == "claude" for d in drafts) >= len(drafts) * 0.8
