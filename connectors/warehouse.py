@@ -6,6 +6,7 @@ Writes are keyed upserts, so re-running a batch never doubles a row.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,13 @@ import duckdb
 import pandas as pd
 
 RAW_SCHEMA = "raw"
+
+
+def _unregister(con: duckdb.DuckDBPyConnection) -> None:
+    # After a failed statement the transaction is aborted and unregister would raise too,
+    # hiding the error that matters; the connection is discarded by the caller anyway.
+    with contextlib.suppress(duckdb.Error):
+        con.unregister("_incoming")
 
 
 class Warehouse:
@@ -51,7 +59,7 @@ class Warehouse:
             con.execute(f"delete from {table} t where exists (select 1 from _incoming s where {match})").fetchall()
             con.execute(f"insert into {table} ({cols}) select {cols} from _incoming").fetchall()
         finally:
-            con.unregister("_incoming")
+            _unregister(con)
         return len(frame)
 
     def insert_new(self, con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: Sequence[str]) -> int:
@@ -69,7 +77,7 @@ class Warehouse:
             ).fetchall()
             after = con.execute(f"select count(*) from {table}").fetchall()[0][0]
         finally:
-            con.unregister("_incoming")
+            _unregister(con)
         return after - before
 
     def read(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:

@@ -431,6 +431,9 @@ def parse_pending(
         if touched:
             frame = pd.DataFrame(list(touched.values()))
             frame["incident_date"] = pd.to_datetime(frame["incident_date"]).dt.date
+            # As text, so DuckDB casts into DECIMAL(14,2) instead of guessing a narrower
+            # decimal type from the first rows (a 109,257.05 claim broke DECIMAL(7,2)).
+            frame["estimated_amount"] = frame["estimated_amount"].map(lambda d: None if _missing(d) else str(d))
             warehouse.upsert(con, PARSED_CLAIMS, frame, ["claim_number"])
         warehouse.insert_new(con, CLAIM_MESSAGES, pd.DataFrame(links), ["content_hash"])
         warehouse.insert_new(con, QUARANTINED, pd.DataFrame(quarantine), ["content_hash"])

@@ -12,10 +12,11 @@ Distinct claims must not send look-alike photos: the reuse check
 (`assets.claims.photos.find_reused`) pairs photos whose perceptual hashes
 differ in at most 6 of 64 bits, and two windows of one base a few percent
 apart do (as do the two motorcycle shots, a stereo pair). `random_photo_spec`
-therefore keeps, per random generator (one inbox run), the hashes of the
-photos it has issued and redraws a photo within `NEAR_BITS` of one of them.
-It also redraws windows that would not pass as good photos once zoomed (too
-soft, too dark, too much black), so only the degraded ones fail the checks.
+therefore remembers, per random generator (one inbox run), the hash and the
+window of every photo it issued, and redraws a photo within NEAR_BITS bits of
+one of them or on all but the same window of the same scene. It also redraws
+windows that would not pass as good photos once zoomed in (too soft, too
+dark, too much black), so only the degraded ones fail the quality checks.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import functools
 import io
 import itertools
+import math
 import random
 import weakref
 from dataclasses import dataclass, replace
@@ -94,7 +96,7 @@ def master_image(name: str, scale: float) -> Image.Image:
     return base.resize(size, Image.Resampling.BICUBIC)
 
 
-def master_scales(name: str) -> tuple[float, ...]:
+def _master_scales(name: str) -> tuple[float, ...]:
     """The SCALES whose master of `name` stays within MAX_MASTER_PIXELS."""
     width, height = base_image(name).size
     return tuple(s for s in SCALES if round(width * s) * round(height * s) <= MAX_MASTER_PIXELS)
@@ -221,9 +223,11 @@ def random_photo_spec(
 ) -> PhotoSpec:
     """Draw a phone-like photo: base, size, zoom, window, mirror, white balance, quality.
 
-    Its perceptual hash differs in more than NEAR_BITS bits from every photo
-    drawn before into `registry` (by default the one kept for `rng`) when any
-    of MAX_DRAWS candidates does, and undegraded it passes the quality checks.
+    The photo is kept apart from every photo drawn before into `registry` (by
+    default the one kept for `rng`): its perceptual hash differs in more than
+    NEAR_BITS bits and its window is not all but one of theirs, or, when none
+    of MAX_DRAWS candidates is, it is the farthest of them. Undegraded, it
+    passes the quality checks.
     """
     registry = registry_for(rng) if registry is None else registry
     # These draws from `rng` are the ones the generator has always made, so a
@@ -248,7 +252,7 @@ def random_photo_spec(
             break
         if attempt:
             # Another window of the same base first, so the bases keep their weights.
-            if attempt % 4 == 0:
+            if attempt % 2 == 0:
                 base = own.choices(BASE_IMAGES, _BASE_WEIGHTS)[0]
             position = (own.random(), own.random())
         spec = _shot(own, base, size, position)
@@ -280,13 +284,10 @@ def random_photo_spec(
 
 
 def _shot(own: random.Random, base: str, size: tuple[int, int], position: tuple[float, float]) -> PhotoSpec | None:
-    """An undegraded candidate at `position` of its window's free range, zoomed as far as stays sharp (None: nowhere)."""
+    """An undegraded candidate at `position` of its window's free range, zoomed in no further than stays sharp."""
     width, height = base_image(base).size
     w, h = size
-    widest = min(width, height * w / h)
-    reach = min(1.0, ANALYSIS_SIDE / max(size))
-    scales = [s for s in master_scales(base) if w <= round(width * s) and h <= round(height * s)
-              and w / (s * widest) >= MIN_ZOOM and s * reach <= _MAX_ANALYSIS_SCALE]
+    scales = _zoom_scales(base, size)
     if not scales:
         return None
     mirrored = own.random() < 0.5
@@ -303,11 +304,33 @@ def _shot(own: random.Random, base: str, size: tuple[int, int], position: tuple[
     return None
 
 
+@functools.cache
+def _zoom_scales(base: str, size: tuple[int, int]) -> tuple[float, ...]:
+    """The master scales a `size` photo of `base` may be cut from, widest shot first."""
+    width, height = base_image(base).size
+    w, h = size
+    widest = min(width, height * w / h)
+    reach = min(1.0, ANALYSIS_SIDE / max(size))
+    return tuple(s for s in _master_scales(base) if w <= round(width * s) and h <= round(height * s)
+                 and w / (s * widest) >= MIN_ZOOM and s * reach <= _MAX_ANALYSIS_SCALE)
+
+
 def _preview(spec: PhotoSpec) -> np.ndarray:
     """The undegraded photo's grey levels at 32x32, as the perceptual hash resamples it."""
-    small = _gray_base(spec.base).resize((32, 32), Image.Resampling.LANCZOS, box=spec.box, reducing_gap=2.0)
+    left, upper, right, lower = spec.box
+    # From the smallest copy of the base still twice the hash's resolution across the window.
+    level = max(0, int(math.log2(min(right - left, lower - upper) / 64)))
+    gray = _gray_level(spec.base, level)
+    box = (left / 2**level, upper / 2**level, min(right / 2**level, gray.width), min(lower / 2**level, gray.height))
+    small = gray.resize((32, 32), Image.Resampling.LANCZOS, box=box)
     pixels = np.asarray(small, dtype=np.float64)
     return pixels[:, ::-1] if spec.mirrored else pixels
+
+
+@functools.cache
+def _gray_level(name: str, level: int) -> Image.Image:
+    """The grey base reduced 2^level times (box filter)."""
+    return _gray_base(name).reduce(2**level)
 
 
 def _luma_gain(gains: tuple[float, float, float]) -> float:
@@ -320,22 +343,23 @@ def _mean_exposed(preview: np.ndarray, gains: tuple[float, float, float], gamma:
 
 
 def _well_exposed(preview: np.ndarray, gains: tuple[float, float, float]) -> bool:
-    levels = preview * _luma_gain(gains)
+    gain = _luma_gain(gains)
     low, high = BRIGHTNESS_RANGE
-    return (low <= levels.mean() / 255.0 <= high and (levels <= 5).mean() <= MAX_CLIPPED
-            and (levels >= 250).mean() <= MAX_CLIPPED)
+    clipped = MAX_CLIPPED * preview.size
+    return (low <= preview.mean() * gain / 255.0 <= high and np.count_nonzero(preview <= 5 / gain) <= clipped
+            and np.count_nonzero(preview >= 250 / gain) <= clipped)
 
 
 def _sharp_enough(spec: PhotoSpec) -> bool:
     """Whether the window's Laplacian variance, at the scale the quality check measures it, clears MIN_SHARPNESS."""
     scale = spec.master_scale * min(1.0, ANALYSIS_SIDE / max(spec.size))
-    step = np.log2(scale) * 2
-    lower = min(max(int(np.floor(step)), _ENERGY_STEPS[0]), _ENERGY_STEPS[-1] - 1)
+    step = math.log2(scale) * 2
+    lower = min(max(math.floor(step), _ENERGY_STEPS[0]), _ENERGY_STEPS[-1] - 1)
     weight = min(max(step - lower, 0.0), 1.0)
     low, high = (_window_energy(spec.base, j, spec.box) for j in (lower, lower + 1))
     # The check stretches grey levels so the 99th percentile is white; no window's is above its base's brightest pixel.
     gain = 255.0 / max(32, _white_level(spec.base))
-    return float(np.exp((1 - weight) * np.log(low) + weight * np.log(high))) * gain * gain >= MIN_SHARPNESS
+    return math.exp((1 - weight) * math.log(low) + weight * math.log(high)) * gain * gain >= MIN_SHARPNESS
 
 
 def _window_energy(name: str, step: int, box: tuple[float, float, float, float]) -> float:
@@ -355,7 +379,7 @@ def _window_energy(name: str, step: int, box: tuple[float, float, float, float])
 def _energy_table(name: str, step: int) -> np.ndarray:
     """Summed-area table, in 8-pixel blocks, of the squared Laplacian of the grey base resampled by 2^(step/2).
 
-    Built once per base and scale, so judging a window's sharpness is four look-ups, not a render.
+    Built once per base and scale, so judging a window's sharpness is a few look-ups, not a render.
     """
     gray = _gray_base(name)
     scale = 2 ** (step / 2)

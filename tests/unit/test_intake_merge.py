@@ -39,3 +39,20 @@ def test_a_follow_up_fills_missing_fields_and_adds_photos_but_keeps_first_values
     assert str(merged["last_received_at"]) == "2026-03-03 09:00:00"
     assert json.loads(merged["confidence"])["estimated_amount"] == 0.95
     assert merged["updated_run_id"] == "run-2"
+
+
+def test_large_amounts_after_small_ones_land_in_the_warehouse_exactly(tmp_path):
+    # Regression: DuckDB guessed DECIMAL(7,2) from the first rows and refused a 109,257.05 claim.
+    import pandas as pd
+
+    from assets.claims.intake import PARSED_CLAIMS, ensure_tables
+    from connectors.warehouse import Warehouse
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    ensure_tables(wh)
+    rows = [first_claim() | {"claim_number": f"CLM-2026-{i:06d}", "estimated_amount": str(Decimal(a))}
+            for i, a in enumerate(["12.50", "999.99", "109257.05"], start=1)]
+    with wh.connect() as con:
+        wh.upsert(con, PARSED_CLAIMS, pd.DataFrame(rows), ["claim_number"])
+    got = wh.read(f"select estimated_amount::varchar as a from {PARSED_CLAIMS} order by claim_number")["a"]
+    assert list(got) == ["12.50", "999.99", "109257.05"]

@@ -596,3 +596,54 @@ def test_the_same_photo_spec_renders_the_same_bytes_and_phone_like_sizes():
     for spec in specs:
         width, height = render_image(spec).size
         assert 300 <= min(width, height) and max(width, height) <= 1024
+
+
+REUSE_COUNT = 300
+REUSE_SEED = 21
+
+
+@pytest.fixture(scope="module")
+def assessed_photos(policy_table, tmp_path_factory):
+    """A 300-mail inbox's photos as the claims pipeline sees them: (claim, truth, PhotoQuality) per photo."""
+    from assets.claims.photos import assess_photo
+
+    out = tmp_path_factory.mktemp("reuse_inbox")
+    records = generate_inbox(REUSE_COUNT, REUSE_SEED, out, policy_table, now=NOW)
+    by_file = {r["file"]: r for r in records}
+
+    def claim(file: str) -> str:
+        # Follow-ups and duplicates belong to the claim of the mail they point at.
+        record = by_file[file]
+        while record["duplicate_of"] or record["follow_up_of"]:
+            record = by_file[record["duplicate_of"] or record["follow_up_of"]]
+        return record["file"]
+
+    photos = []
+    for record in records:
+        images = [p for p in _message(out, record).walk() if p.get_content_maintype() == "image"]
+        for part, truth in zip(images, record["photos"], strict=True):
+            truth = {**truth, "reused_from": truth["reused_from"] and claim(truth["reused_from"])}
+            photos.append((claim(record["file"]), truth, assess_photo(part.get_payload(decode=True))))
+    return photos
+
+
+def test_photos_of_different_claims_are_not_flagged_as_reused_but_deliberate_reuse_is(assessed_photos):
+    # Regression: every photo was a window of one of nine photographs, and windows a few percent
+    # apart hash alike, so the reuse check flagged nine claims in ten.
+    from assets.claims.photos import find_reused
+
+    pairs = find_reused(((c, q) for c, _, q in assessed_photos), max_distance=6)
+    deliberate = {(frozenset((c, t["reused_from"])), t["sha256"]) for c, t, _ in assessed_photos if t["reused_from"]}
+    reused_shas = {sha for _, sha in deliberate}
+    found = {(frozenset((p.claim_a, p.claim_b)), p.sha_a) for p in pairs if p.sha_a == p.sha_b}
+    wrongly_flagged = {c for p in pairs if not (p.sha_a == p.sha_b and p.sha_a in reused_shas)
+                       for c in (p.claim_a, p.claim_b)}
+    claims_with_photos = {c for c, _, _ in assessed_photos}
+    assert deliberate and deliberate <= found
+    assert len(wrongly_flagged) < 0.01 * len(claims_with_photos), sorted(p for p in pairs if p.sha_a != p.sha_b)
+
+
+def test_photo_quality_verdicts_in_the_inbox_follow_the_degradation_tags(assessed_photos):
+    verdicts = collections.Counter((t["degradation"], q.verdict) for _, t, q in assessed_photos)
+    assert all((verdict == "poor") == (degradation is not None) for degradation, verdict in verdicts), verdicts
+    assert {d for d, _ in verdicts} == {None, *DEGRADATIONS}
