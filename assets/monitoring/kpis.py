@@ -39,7 +39,7 @@ def compute_kpis(decisions: pd.DataFrame, drafts: pd.DataFrame, serving_cost_per
         "review_oldest_age_minutes": sor_counts.get("review_waiting_age_minutes", {}).get("oldest"),
         "review_median_age_minutes": sor_counts.get("review_waiting_age_minutes", {}).get("median"),
         "by_queue": latest["queue"].value_counts().to_dict(),
-        "cost_per_claim_usd": round(serving_cost_per_claim + claude_cost / n, 6),
+        "cost_per_claim_usd": float(f"{serving_cost_per_claim + claude_cost / n:.4g}"),
         "claude_cost_usd": round(claude_cost, 6),
     }
 
