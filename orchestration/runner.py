@@ -133,7 +133,7 @@ def run_intake(*, run_config: dict | None = None, show_progress: bool = False) -
     return summary
 
 
-def run_lifecycle(demo_approver: str) -> tuple[bool, str]:
+def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tuple[bool, str]:
     """Train, gate, approve as the demo approver and promote; returns (success, text to print)."""
     from assets.project import reports_dir
     from assets.training.assets import registry_for
@@ -141,7 +141,7 @@ def run_lifecycle(demo_approver: str) -> tuple[bool, str]:
     from orchestration.environment import Environment
 
     lines = []
-    result = run_job("model_training")
+    result = run_job("model_training", training_config)
     outputs = {
         e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
         for e in result.get_asset_materialization_events()
