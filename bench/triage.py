@@ -48,7 +48,8 @@ def land_claims(home: Path, policies, n: int, today: date) -> int:
         for ddl in DDL:
             con.execute(ddl)
         con.execute(f"insert into {PARSED_CLAIMS} by name select * from frame")
-        con.execute(f"insert into {EMAIL_RECEIPTS} by name select * from receipts")
+        con.register("receipts_frame", receipts)
+        con.execute(f"insert into {EMAIL_RECEIPTS} by name select * from receipts_frame")
     return len(frame)
 
 
