@@ -9,7 +9,6 @@ amount and loss type.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -20,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors.mail import read_message_file  # noqa: E402
-from connectors.samples.inbox import generate_inbox  # noqa: E402
-from connectors.samples.policies import build_policy_table  # noqa: E402
-from models.extraction import extract_fields  # noqa: E402
+from connectors.mail import read_message_file
+from connectors.samples.inbox import generate_inbox
+from connectors.samples.policies import build_policy_table
+from models.extraction import extract_fields
 
 FIELDS = ["claim_number", "policy_number", "incident_date", "estimated_amount", "loss_type", "currency",
           "contact_email", "contact_phone"]
