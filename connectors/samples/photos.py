@@ -36,7 +36,7 @@ BASE_IMAGES = (
     "motorcycle_left", "motorcycle_right", "rocket", "coffee", "chelsea",
     "astronaut", "camera", "brick", "gravel", "grass", "coins",
 )
-_BASE_WEIGHTS = (12, 10, 9, 9, 8, 10, 10, 7, 9, 9, 7)
+_BASE_WEIGHTS = (13, 12, 6, 8, 4, 9, 10, 5, 12, 13, 8)
 DEGRADATIONS = ("blurred", "dark", "tiny")
 _SIZES = (((640, 480), 40), ((800, 600), 28), ((1024, 768), 14), ((480, 640), 10), ((768, 1024), 8))
 _PNG_SIZES = ((480, 360), (400, 300), (512, 384))
@@ -52,6 +52,7 @@ MIN_ZOOM = 0.3  # the narrowest window spans 30% of the widest one of its aspect
 NEAR_BITS = 10  # a new photo's hash differs from every issued one in more bits (reuse is flagged at <= 6)
 NEAR_OVERLAP = 0.95  # and its window overlaps no issued window of the scene this much (intersection over union)
 MAX_DRAWS = 40  # then the farthest good candidate is taken
+PROPOSALS = 2  # windows drawn per candidate
 # What the quality check (assets.claims.photos) measures on, and where it
 # draws its lines; an undegraded photo is kept clear of them.
 ANALYSIS_SIDE = 512
@@ -167,13 +168,10 @@ class PhotoRegistry:
         self.count = 0
         self._windows: dict[tuple[str, bool], np.ndarray] = {}
 
-    def crowds(self, spec: PhotoSpec) -> bool:
-        """Whether `spec`'s window all but covers the window of an issued photo of its scene, mirrored alike.
-
-        Checked besides the hashes because a low-contrast texture's hash is unstable.
-        """
+    def overlap(self, spec: PhotoSpec) -> float:
+        """The largest intersection over union of `spec`'s window with an issued photo's of its scene, mirrored alike."""
         windows = self._windows.get((_scene(spec.base), spec.mirrored))
-        return windows is not None and _overlap(spec.box, windows) >= NEAR_OVERLAP
+        return 0.0 if windows is None else _overlap(spec.box, windows)
 
     def distance(self, value: int) -> int:
         """Bits between hash `value` and the nearest issued hash (65 when none is issued)."""
@@ -255,10 +253,14 @@ def random_photo_spec(
             if attempt % 2 == 0:
                 base = own.choices(BASE_IMAGES, _BASE_WEIGHTS)[0]
             position = (own.random(), own.random())
-        spec = _shot(own, base, size, position)
-        if spec is None:
+        # Of a few windows, the one least overlapping the issued ones: its hash is the likeliest to be far.
+        shots = [_shot(own, base, size, position if k == 0 else (own.random(), own.random())) for k in range(PROPOSALS)]
+        shots = [(registry.overlap(shot), shot) for shot in shots if shot is not None]
+        if not shots:
             continue
-        crowded = registry.crowds(spec)
+        overlap, spec = min(shots, key=lambda pair: pair[0])
+        # Checked besides the hashes because a low-contrast texture's hash is unstable.
+        crowded = overlap >= NEAR_OVERLAP
         if crowded and best is not None:
             continue
         preview = _preview(spec)
@@ -408,8 +410,9 @@ _M1, _M2, _M4, _H01 = (np.uint64(m) for m in (0x5555555555555555, 0x333333333333
 
 def _phash(pixels: np.ndarray) -> int:
     """64-bit DCT hash of 32x32 grey levels: the 8x8 lowest frequencies against their median."""
-    low = _DCT8 @ pixels @ _DCT8.T
-    return int.from_bytes(np.packbits(low > np.median(low)).tobytes(), "big")
+    low = (_DCT8 @ pixels @ _DCT8.T).ravel()
+    ranked = np.sort(low)
+    return int.from_bytes(np.packbits(low > (ranked[31] + ranked[32]) / 2).tobytes(), "big")
 
 
 def _popcount(values: np.ndarray) -> np.ndarray:
