@@ -85,11 +85,6 @@ def _gray_base(name: str) -> Image.Image:
 
 
 @functools.cache
-def _white_level(name: str) -> int:
-    return _gray_base(name).getextrema()[1]
-
-
-@functools.cache
 def master_image(name: str, scale: float) -> Image.Image:
     """The base resampled once by `scale` (bicubic), cached per process."""
     base = base_image(name)
@@ -355,29 +350,32 @@ def _well_exposed(preview: np.ndarray, gains: tuple[float, float, float]) -> boo
 
 def _sharp_enough(spec: PhotoSpec) -> bool:
     """Whether the window's Laplacian variance, at the scale the quality check measures it, clears MIN_SHARPNESS."""
-    scale = spec.master_scale * min(1.0, ANALYSIS_SIDE / max(spec.size))
-    step = math.log2(scale) * 2
+    terms, floor = _sharpness_terms(spec.base, spec.master_scale, spec.size)
+    left, upper, right, lower = spec.box
+    log_energy = 0.0
+    for table, ratio, weight in terms:
+        rows, columns = table.shape[0] - 1, table.shape[1] - 1
+        x0, x1 = min(max(round(left * ratio), 0), columns), min(max(round(right * ratio), 0), columns)
+        y0, y1 = min(max(round(upper * ratio), 0), rows), min(max(round(lower * ratio), 0), rows)
+        if x1 <= x0 or y1 <= y0:
+            return False
+        total = float(table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0])
+        log_energy += weight * math.log(max(total / ((x1 - x0) * (y1 - y0) * _BLOCK * _BLOCK), 1e-9))
+    return log_energy >= floor
+
+
+@functools.cache
+def _sharpness_terms(base: str, scale: float, size: tuple[int, int]) -> tuple[tuple, float]:
+    """For a `size` window of the `scale` master: the energy tables either side of the check's scale with
+    their ratios (blocks per base pixel) and interpolation weights, and the log of the energy to clear."""
+    step = math.log2(scale * min(1.0, ANALYSIS_SIDE / max(size))) * 2
     lower = min(max(math.floor(step), _ENERGY_STEPS[0]), _ENERGY_STEPS[-1] - 1)
     weight = min(max(step - lower, 0.0), 1.0)
-    box = spec.box
-    low = _window_energy(spec.base, lower, box)
-    high = _window_energy(spec.base, lower + 1, box) if weight else low
+    terms = tuple((_energy_table(base, j), 2 ** (j / 2) / _BLOCK, w)
+                  for j, w in ((lower, 1.0 - weight), (lower + 1, weight)) if w > 0)
     # The check stretches grey levels so the 99th percentile is white; no window's is above its base's brightest pixel.
-    gain = 255.0 / max(32, _white_level(spec.base))
-    return math.exp((1 - weight) * math.log(low) + weight * math.log(high)) * gain * gain >= MIN_SHARPNESS
-
-
-def _window_energy(name: str, step: int, box: tuple[float, float, float, float]) -> float:
-    """Mean squared Laplacian over `box` (base pixels) of the base resampled by 2^(step/2)."""
-    table = _energy_table(name, step)
-    ratio = 2 ** (step / 2) / _BLOCK
-    rows, columns = table.shape[0] - 1, table.shape[1] - 1
-    x0, x1 = (min(max(round(v * ratio), 0), columns) for v in (box[0], box[2]))
-    y0, y1 = (min(max(round(v * ratio), 0), rows) for v in (box[1], box[3]))
-    if x1 <= x0 or y1 <= y0:
-        return 1e-9
-    total = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
-    return max(float(total) / ((x1 - x0) * (y1 - y0) * _BLOCK * _BLOCK), 1e-9)
+    gain = 255.0 / max(32, _gray_base(base).getextrema()[1])
+    return terms, math.log(MIN_SHARPNESS / (gain * gain))
 
 
 @functools.cache
