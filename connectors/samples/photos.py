@@ -14,9 +14,10 @@ differ in at most 6 of 64 bits, and two windows of one base a few percent
 apart do (as do the two motorcycle shots, a stereo pair). `random_photo_spec`
 therefore remembers, per random generator (one inbox run), the hash and the
 window of every photo it issued, and redraws a photo within NEAR_BITS bits of
-one of them or on all but the same window of the same scene. It also redraws
-windows that would not pass as good photos once zoomed in (too soft, too
-dark, too much black), so only the degraded ones fail the quality checks.
+one of the same scene or on all but the same window (the motorcycle pair is
+one scene). It also redraws windows that would not pass as good photos once
+zoomed in (too soft, too dark, too much black), so only the degraded ones
+fail the quality checks.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ BASE_IMAGES = (
     "motorcycle_left", "motorcycle_right", "rocket", "coffee", "chelsea",
     "astronaut", "camera", "brick", "gravel", "grass", "coins",
 )
+# Roughly as many distinct sharp windows as each base holds: the cat, the rocket and the brick wall have fewest.
 _BASE_WEIGHTS = (13, 12, 6, 8, 4, 9, 10, 5, 12, 13, 8)
 DEGRADATIONS = ("blurred", "dark", "tiny")
 _SIZES = (((640, 480), 40), ((800, 600), 28), ((1024, 768), 14), ((480, 640), 10), ((768, 1024), 8))
@@ -49,10 +51,9 @@ SCALES = (2**-0.5, 1.0, 2**0.5, 2.0, 2**1.5, 4.0)
 MAX_MASTER_PIXELS = 2048 * 2048
 MIN_ZOOM = 0.3  # the narrowest window spans 30% of the widest one of its aspect
 
-NEAR_BITS = 10  # a new photo's hash differs from every issued one in more bits (reuse is flagged at <= 6)
-NEAR_OVERLAP = 0.95  # and its window overlaps no issued window of the scene this much (intersection over union)
+NEAR_BITS = 10  # a new photo's hash differs from every issued one of its scene in more bits (reuse: <= 6)
+NEAR_OVERLAP = 0.9  # and its window overlaps none of theirs this much (intersection over union)
 MAX_DRAWS = 40  # then the farthest good candidate is taken
-PROPOSALS = 2  # windows drawn per candidate
 # What the quality check (assets.claims.photos) measures on, and where it
 # draws its lines; an undegraded photo is kept clear of them.
 ANALYSIS_SIDE = 512
@@ -156,32 +157,30 @@ class PhotoSpec:
 
 
 class PhotoRegistry:
-    """The photos issued so far, by perceptual hash and by window, so new ones can be kept apart from them."""
+    """The photos issued so far, per scene: hashes and windows, so new ones can be kept apart from them."""
 
     def __init__(self) -> None:
-        self._hashes = np.zeros(256, dtype=np.uint64)
         self.count = 0
-        self._windows: dict[tuple[str, bool], np.ndarray] = {}
+        self._hashes: dict[str, np.ndarray] = {}
+        self._windows: dict[tuple[str, bool], np.ndarray] = {}  # rows: left, upper, right, lower
 
     def overlap(self, spec: PhotoSpec) -> float:
-        """The largest intersection over union of `spec`'s window with an issued photo's of its scene, mirrored alike."""
+        """The largest intersection over union of `spec`'s window with one issued of its scene, mirrored alike."""
         windows = self._windows.get((_scene(spec.base), spec.mirrored))
         return 0.0 if windows is None else _overlap(spec.box, windows)
 
-    def distance(self, value: int) -> int:
-        """Bits between hash `value` and the nearest issued hash (65 when none is issued)."""
-        if not self.count:
-            return 65
-        return int(_popcount(self._hashes[: self.count] ^ np.uint64(value)).min())
+    def distance(self, value: int, base: str) -> int:
+        """Bits between hash `value` and the nearest hash issued for `base`'s scene (65 when none is)."""
+        hashes = self._hashes.get(_scene(base))
+        return 65 if hashes is None else int(_popcount(hashes ^ np.uint64(value)).min())
 
     def add(self, value: int, spec: PhotoSpec) -> None:
         """Remember one issued photo: its hash and its window."""
-        if self.count == len(self._hashes):
-            self._hashes = np.concatenate([self._hashes, np.zeros_like(self._hashes)])
-        self._hashes[self.count] = value
+        scene = _scene(spec.base)
+        self._hashes[scene] = np.append(self._hashes.get(scene, np.empty(0, dtype=np.uint64)), np.uint64(value))
+        key = (scene, spec.mirrored)
+        self._windows[key] = np.hstack([self._windows.get(key, np.empty((4, 0))), np.array(spec.box)[:, None]])
         self.count += 1
-        key = (_scene(spec.base), spec.mirrored)
-        self._windows[key] = np.vstack([self._windows.get(key, np.empty((0, 4))), spec.box])
 
 
 def _scene(base: str) -> str:
@@ -190,13 +189,12 @@ def _scene(base: str) -> str:
 
 
 def _overlap(box: tuple[float, float, float, float], others: np.ndarray) -> float:
-    """The largest intersection over union of `box` with any row of `others` (left, upper, right, lower)."""
-    width = np.minimum(others[:, 2], box[2]) - np.maximum(others[:, 0], box[0])
-    height = np.minimum(others[:, 3], box[3]) - np.maximum(others[:, 1], box[1])
-    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    own = (box[2] - box[0]) * (box[3] - box[1])
-    return float((inter / (areas + own - inter)).max())
+    """The largest intersection over union of `box` with any column of `others` (left, upper, right, lower)."""
+    left, upper, right, lower = others
+    inter = (np.maximum(np.minimum(right, box[2]) - np.maximum(left, box[0]), 0.0)
+             * np.maximum(np.minimum(lower, box[3]) - np.maximum(upper, box[1]), 0.0))
+    union = (right - left) * (lower - upper) + (box[2] - box[0]) * (box[3] - box[1]) - inter
+    return float((inter / union).max())
 
 
 _REGISTRIES: weakref.WeakKeyDictionary[random.Random, PhotoRegistry] = weakref.WeakKeyDictionary()
@@ -248,21 +246,18 @@ def random_photo_spec(
             if attempt % 2 == 0:
                 base = own.choices(BASE_IMAGES, _BASE_WEIGHTS)[0]
             position = (own.random(), own.random())
-        # Of a few windows, the one least overlapping the issued ones: its hash is the likeliest to be far.
-        shots = [_shot(own, base, size, position if k == 0 else (own.random(), own.random())) for k in range(PROPOSALS)]
-        shots = [(registry.overlap(shot), shot) for shot in shots if shot is not None]
-        if not shots:
+        spec = _shot(own, base, size, position)
+        if spec is None:
             continue
-        overlap, spec = min(shots, key=lambda pair: pair[0])
         # Checked besides the hashes because a low-contrast texture's hash is unstable.
-        crowded = overlap >= NEAR_OVERLAP
+        crowded = registry.overlap(spec) >= NEAR_OVERLAP
         if crowded and best is not None:
             continue
         preview = _preview(spec)
         if not _well_exposed(preview, spec.gains):
             continue
         value = _phash(preview)
-        distance = 0 if crowded else registry.distance(value)
+        distance = 0 if crowded else registry.distance(value, spec.base)
         if best is not None and distance <= best[0]:
             continue
         best = (distance, spec, preview, value)
@@ -293,8 +288,9 @@ def _shot(own: random.Random, base: str, size: tuple[int, int], position: tuple[
     gains = (round(exposure * red, 3), round(exposure, 3), round(exposure * blue, 3))
     # Zoomed in too far, a soft part of the scene turns into a blurred photo: then step back.
     for scale in reversed(scales[: own.randrange(len(scales)) + 1]):
-        free = (round(width * scale) - w, round(height * scale) - h)
-        offset = (round(position[0] * free[0]), round(position[1] * free[1]))
+        # On the grid of 32nds of the window that its hash preview is sliced from.
+        free = ((round(width * scale) - w) * 32 // w, (round(height * scale) - h) * 32 // h)
+        offset = (round(round(position[0] * free[0]) * w / 32), round(round(position[1] * free[1]) * h / 32))
         spec = PhotoSpec(base, size, offset, scale=scale, mirrored=mirrored, gains=gains)
         if _sharp_enough(spec):
             return spec
@@ -314,21 +310,24 @@ def _zoom_scales(base: str, size: tuple[int, int]) -> tuple[float, ...]:
 
 def _preview(spec: PhotoSpec) -> np.ndarray:
     """The undegraded photo's grey levels at 32x32, as the perceptual hash resamples it."""
-    left, upper, right, lower = spec.box
-    # From the smallest copy of the base still twice the hash's resolution across the window; bilinear
-    # there lands within a bit or two of the check's Lanczos from the full photo, at a third of the cost.
-    level = max(0, int(math.log2(min(right - left, lower - upper) / 64)))
-    gray = _gray_level(spec.base, level)
-    box = (left / 2**level, upper / 2**level, min(right / 2**level, gray.width), min(lower / 2**level, gray.height))
-    small = gray.resize((32, 32), Image.Resampling.BILINEAR, box=box)
-    pixels = np.asarray(small, dtype=np.float64)
+    cells = _cells(spec.base, spec.master_scale, spec.size)
+    column = min(round(spec.offset[0] * 32 / spec.size[0]), cells.shape[1] - 32)
+    row = min(round(spec.offset[1] * 32 / spec.size[1]), cells.shape[0] - 32)
+    pixels = cells[row : row + 32, column : column + 32]
     return pixels[:, ::-1] if spec.mirrored else pixels
 
 
 @functools.cache
-def _gray_level(name: str, level: int) -> Image.Image:
-    """The grey base reduced 2^level times (box filter)."""
-    return _gray_base(name).reduce(2**level)
+def _cells(base: str, scale: float, size: tuple[int, int]) -> np.ndarray:
+    """The grey master of `base` at `scale` resampled once so that a `size` window spans 32x32 pixels.
+
+    Drawn windows sit on this grid (to the nearest master pixel), so a hash preview is a slice, not a resample.
+    """
+    gray = _gray_base(base)
+    columns = round(gray.width * scale) * 32 // size[0]
+    rows = round(gray.height * scale) * 32 // size[1]
+    box = (0, 0, min(columns * size[0] / 32 / scale, gray.width), min(rows * size[1] / 32 / scale, gray.height))
+    return np.asarray(gray.resize((columns, rows), Image.Resampling.LANCZOS, box=box), dtype=np.float64)
 
 
 def _luma_gain(gains: tuple[float, float, float]) -> float:
