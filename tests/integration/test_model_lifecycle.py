@@ -167,3 +167,45 @@ def test_a_drifted_window_fails_the_drift_gate(home, policies):
     assert drift.passed is False
     assert drift.metadata["share_drifted"].value >= 0.3
     assert "estimated_amount_eur" in drift.metadata["reason"].value
+
+
+def test_the_champion_scores_on_triton_and_triage_writes_the_system_of_record_once(home, policies, monkeypatch):
+    from connectors.audit import AuditLog
+    from models.tracking import free_port
+    from orchestration.runner import start_serving
+
+    for var in ("HTTP", "GRPC", "METRICS"):
+        monkeypatch.setenv(f"CLAIMFLOW_TRITON_{var}_PORT", str(free_port()))
+    build_world(home, policies)
+    _, _, version = train()
+    assert cli(["models", "approve", "--version", str(version), "--approver", "risk.officer", "--reason", "ok"]) == 0
+    assert cli(["models", "promote", "--version", str(version), "--reason", "first"]) == 0
+
+    import os
+
+    triton, champion = start_serving(os.environ["MLFLOW_TRACKING_URI"])
+    with triton:
+        first = run("claims_triage")
+        assert first.success, [e.step_key for e in first.all_events if e.event_type_value == "STEP_FAILURE"]
+        again = run("claims_triage")  # a second run over the same claims writes nothing new
+        assert again.success
+    assert champion == version
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        [(features,)] = con.execute("select count(*) from main.claim_features").fetchall()
+        scores = con.execute("select model_version, served_by, count(*) from raw.risk_scores group by all").fetchall()
+        [(decisions,)] = con.execute("select count(*) from raw.triage_decisions").fetchall()
+    assert scores == [(str(version), "triton", features)]
+    assert decisions == features
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{home / 'system_of_record.db'}")
+    with engine.connect() as con:
+        [(claims,)] = con.execute(sa.text("select count(*) from claims")).fetchall()
+        [(effects,)] = con.execute(sa.text("select count(*) from effects")).fetchall()
+    engine.dispose()
+    assert claims == features and effects == features
+    audit = AuditLog(f"sqlite:///{home / 'system_of_record.db'}")
+    assert audit.verify().intact
+    assert len(audit.entries(action="triage.decision")) == features
+    kpis = {e.asset_key.to_user_string() for e in first.get_asset_materialization_events()}
+    assert {"serving_deployment", "risk_scores", "serving_cost", "audit_log", "triage_kpis"} <= kpis
