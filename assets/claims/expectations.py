@@ -67,13 +67,21 @@ def _frame_for_validation(claims: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def ephemeral_context():
+    """A Great Expectations context that lives in memory and prints no progress bars."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    return context
+
+
 def validate_parsed_claims(claims: pd.DataFrame) -> dict[str, list[ExpectationOutcome]]:
     """Run both suites over `claims`; returns outcomes per suite name."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    context = ephemeral_context()
     batch_def = (
         context.data_sources.add_pandas("claimflow")
         .add_dataframe_asset("parsed_claims")

@@ -27,9 +27,8 @@ is their product:
 
 A photo failing any check scores below 0.5 (one sub-score is below 0.5, the
 others at most 1), and no good sub-score buys back a failed one. On the sample
-generator's photos (connectors.samples.photos): undegraded 0.45..0.91 (median
-0.79), blurred 0.003..0.32 (median 0.05), dark 0.002..0.32 (median 0.08), tiny
-0.005..0.025.
+generator's photos (connectors.samples.photos): undegraded 0.40..0.93 (median
+0.79), blurred 0.003..0.16, dark 0.003..0.22, tiny 0.005..0.025.
 """
 
 from __future__ import annotations
@@ -85,11 +84,11 @@ class QualityThresholds:
     """Where a photo turns poor, calibrated on skimage.data photographs and degraded copies.
 
     Calibration (tests/unit/test_photos.py keeps it honest): 2,500 undegraded
-    photos of the sample generator have sharpness >= 78 and 2,000 blurred ones
-    (Gaussian, 3..7 px) <= 39, so 55 sits at the geometric middle; the
+    photos of the sample generator have sharpness >= 99 and blurred ones
+    (Gaussian, scaled to the photo's size) <= 21, so 55 sits at the geometric middle; the
     full-size skimage photographs measure >= 200, and <= 25 once blurred with
     sigma 3. Undegraded mean brightness is >= 0.22, under-exposed copies
-    (gamma 1.3, gain 0.15..0.35) <= 0.15: 0.18. The brightest photograph is
+    (gamma 1.3, gain 0.12..0.35) <= 0.15: 0.18. The brightest photograph is
     0.64, so 0.85 mirrors the dark bound (2.5x over-exposure of the astronaut,
     the cameraman or gravel clips 46..70% of the pixels). The most black in a
     good photo is 22% (the astronaut's suit and space): 30%. 320x240 (QVGA)

@@ -25,14 +25,13 @@ MIN_TRAINING_ROWS = 1000
 @dg.asset_check(asset="training_set", blocking=True, description="Data contract of the training set (Great Expectations).")
 def training_set_contract(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Labels 0/1, features in plausible ranges, both splits present and the holdout strictly later."""
-    import great_expectations as gx
     import great_expectations.expectations as gxe
 
+    from assets.claims.expectations import ephemeral_context
+
     frame = warehouse.get().read(f"select * from {TRAINING_SET}")
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     batch = (
-        context.data_sources.add_pandas("training")
+        ephemeral_context().data_sources.add_pandas("training")
         .add_dataframe_asset("training_set")
         .add_batch_definition_whole_dataframe("all")
         .get_batch(batch_parameters={"dataframe": frame})

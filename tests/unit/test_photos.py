@@ -61,7 +61,7 @@ def blurred(pixels: np.ndarray, sigma: float = 3.0) -> np.ndarray:
 
 
 def dark(pixels: np.ndarray, gain: float = 0.3) -> np.ndarray:
-    # The sample generator's under-exposure curve: gamma 1.3, then a gain of 0.15..0.35.
+    # The sample generator's under-exposure curve: gamma 1.3, then a gain of 0.12..0.35.
     return exposure.adjust_gamma(pixels, 1.3, gain)
 
 
