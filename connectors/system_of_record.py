@@ -111,6 +111,8 @@ REVIEW_QUEUES: tuple[str, ...] = ("human_review", "fraud_review")
 CLAIM_STATUSES: tuple[str, ...] = ("queued", "assigned", "awaiting_review", "reviewed")
 REVIEW_STATUSES: tuple[str, ...] = ("waiting", "claimed", "decided", "superseded")
 OPEN_REVIEW_STATUSES: tuple[str, ...] = ("waiting", "claimed")
+# A claim with an item in one of these has been touched by a person: the machine no longer re-routes it.
+TOUCHED_REVIEW_STATUSES: tuple[str, ...] = ("claimed", "decided")
 
 claims_table = sa.Table(
     "claims",
@@ -202,9 +204,14 @@ effects_table = sa.Table(
 CLAIMS_TABLES = [claims_table, specialists_table, assignments_table, outbox_table, review_items_table, effects_table]
 
 
-def effect_key(claim_number: str, step: str, model_version: str) -> str:
-    """The idempotency key of one claim's write by one step under one model version."""
-    return f"{claim_number}:{step}:{model_version}"
+def effect_key(claim_number: str, step: str, change: int, queue: str) -> str:
+    """The idempotency key of a claim's `change`-th state change (to `queue`), whichever model version decided it.
+
+    Keyed by business meaning: a new champion that reaches the same decision finds the state
+    it would write already standing and writes nothing; a retried or concurrent writer of the
+    same change collides on this key.
+    """
+    return f"{claim_number}:{step}:{change}:{queue}"
 
 
 def utc_naive(moment: datetime | None = None) -> datetime:
@@ -217,8 +224,9 @@ def utc_naive(moment: datetime | None = None) -> datetime:
 class WriteReport:
     """What one `record_decisions` call committed.
 
-    `kept_reviewer_decision` counts claims a reviewer already decided: their effect is recorded
-    but the machine does not overwrite a person's decision.
+    `skipped_duplicates` counts decisions whose route already stands (a re-run, a retry, or a new
+    model version deciding the same); `kept_reviewer_decision` counts claims a person has claimed
+    or decided: the machine does not overwrite a person's work.
     """
 
     written: int = 0
@@ -250,9 +258,12 @@ class _Position:
 class ClaimsSystem:
     """The claims system of record in a relational database (any SQLAlchemy URL).
 
-    Every write of a triage decision is keyed `claim:step:model_version` in `effects` (unique),
-    inserted in the same transaction as the write itself: a retried or re-executed batch, in
-    this process or another, applies each effect exactly once.
+    A decision is an effect only when it changes the claim's state: the route differs from the
+    one standing, and the claim is open and untouched by a person (no reviewer has claimed or
+    decided it). Each change is keyed `claim:step:n:queue` in `effects` (unique), inserted in the
+    same transaction as the write itself: a retried, re-executed or concurrent batch applies
+    each change exactly once, and a new model version that decides the same writes nothing.
+    A customer message is queued only when what the customer is told (the payload) changes.
     """
 
     def __init__(self, url: str):
@@ -343,9 +354,10 @@ class ClaimsSystem:
         Each row: `claim_number`, `queue`, `rule`, `reason`, `inputs` (dict), and optionally
         `risk_score`, `policy_verdict`, `assigned_to`, `skill`, `proposed_queue` and `outbox`
         (`subject`, `body`, `payload`; the message is stored as pending, never sent here).
-        Claims are written in transactions of `chunk_size`; within one, each claim's effect key
-        goes in first, so a key already present (a retry, a re-execution, a concurrent run)
-        skips that claim. `use_idempotency=False` writes blindly, for the test that shows why
+        Claims are written in transactions of `chunk_size`. A row whose route already stands
+        (same queue: a re-run, or a new model version deciding the same) counts as a skipped
+        duplicate; a claim a person has touched is held; otherwise the change's effect key goes
+        in first, so a key already present (a retry, a concurrent run) skips that claim. `use_idempotency=False` writes blindly, for the test that shows why
         the key is needed. `fail_after=n` raises `SimulatedFailure` on claim n+1, after its key
         is inserted and before its writes: the open transaction rolls back whole.
         """
@@ -381,7 +393,7 @@ class ClaimsSystem:
                             WriteReport(written + w, skipped + s, held + h),
                         ) from None
                     except sa.exc.IntegrityError:
-                        if not self._effect_exists(effect_key(row["claim_number"], step, model_version)):
+                        if not self._decision_stands(row["claim_number"], row["queue"]):
                             raise
                         dw, ds, dh = 0, 1, 0
                     w, s, h = w + dw, s + ds, h + dh
@@ -394,11 +406,33 @@ class ClaimsSystem:
             rows = con.execute(sa.select(effects_table.c.idempotency_key).where(effects_table.c.step == step))
             return {r[0] for r in rows}
 
-    def _effect_exists(self, key: str) -> bool:
+    def _decision_stands(self, claim_number: str, queue: str) -> bool:
+        """Another writer committed this claim's change to `queue` (the unique key is what collided)."""
         with self.engine.connect() as con:
             return con.execute(
-                sa.select(effects_table.c.id).where(effects_table.c.idempotency_key == key)
-            ).first() is not None
+                sa.select(claims_table.c.queue).where(claims_table.c.claim_number == claim_number)
+            ).scalar() == queue
+
+    def effects(self, step: str | None = None) -> list[dict]:
+        """Applied state changes in order: key, claim, step, the model version that decided, when."""
+        query = sa.select(effects_table).order_by(effects_table.c.id)
+        if step:
+            query = query.where(effects_table.c.step == step)
+        with self._ready().connect() as con:
+            return [dict(r._mapping) for r in con.execute(query)]
+
+    def current_routes(self) -> dict[str, tuple[str, bool]]:
+        """claim -> (queue standing, touched by a person): what a new decision is compared with."""
+        c, r = claims_table.c, review_items_table.c
+        with self._ready().connect() as con:
+            touched = set(con.execute(
+                sa.select(r.claim_number).where(r.status.in_(TOUCHED_REVIEW_STATUSES))
+            ).scalars())
+            rows = con.execute(sa.select(c.claim_number, c.queue, c.status, c.reviewed_by)).all()
+        return {
+            x.claim_number: (x.queue, x.status == "reviewed" or bool(x.reviewed_by) or x.claim_number in touched)
+            for x in rows
+        }
 
     def _present_keys(self, con, keys: list[str]) -> set[str]:
         """Keys already applied: a fast path only; the unique constraint is what decides."""
@@ -408,29 +442,39 @@ class ClaimsSystem:
     def _write_chunk(self, con, chunk, step, model_version, use_idempotency, position) -> tuple[int, int, int]:
         """Plan the chunk's writes claim by claim (in memory, in order), then apply them as a few statements."""
         now = utc_naive()
-        keys = [effect_key(r["claim_number"], step, model_version) for r in chunk]
-        present = self._present_keys(con, keys) if use_idempotency else set()
         plan = _ChunkPlan.load(con, [r["claim_number"] for r in chunk], now)
+        expected = [effect_key(r["claim_number"], step, plan.changes.get(r["claim_number"], 0) + 1, r["queue"])
+                    for r in chunk]
+        present = self._present_keys(con, expected) if use_idempotency else set()
         written = skipped = held = 0
-        for row, key in zip(chunk, keys):
+        for row in chunk:
             due = position.next_is_due()
-            if use_idempotency and key in present:
+            number = row["claim_number"]
+            verdict = plan.classify(row) if use_idempotency else "change"
+            key = effect_key(number, step, plan.changes.get(number, 0) + 1, row["queue"])
+            if verdict == "change" and use_idempotency and key in present:
+                verdict = "same"
+            if verdict != "change":
                 if due:
                     raise SimulatedFailure("simulated failure", WriteReport())
-                skipped += 1
+                if verdict == "same":
+                    skipped += 1
+                else:
+                    held += 1
                 continue
             if use_idempotency:
                 present.add(key)
-                plan.effects.append({"idempotency_key": key, "claim_number": row["claim_number"], "step": step,
+                plan.changes[number] = plan.changes.get(number, 0) + 1
+                plan.effects.append({"idempotency_key": key, "claim_number": number, "step": step,
                                      "model_version": model_version, "applied_at": now})
             if due:
                 # Crash with this claim's key and the chunk's earlier writes in the open transaction.
                 plan.flush(con)
                 raise SimulatedFailure("simulated failure", WriteReport())
-            if plan.add(row, key, model_version):
-                written += 1
-            else:
-                held += 1
+            if not use_idempotency:
+                plan.told.pop(number, None)  # blind: nothing is compared, the message goes again
+            plan.add(row, key, model_version)
+            written += 1
         plan.flush(con)
         return written, skipped, held
 
@@ -448,6 +492,11 @@ class ClaimsSystem:
             query = query.where(assignments_table.c.claim_number == claim_number)
         with self._ready().connect() as con:
             return [dict(r._mapping) for r in con.execute(query)]
+
+    def message_count(self) -> int:
+        """Messages ever queued for customers (pending or sent)."""
+        with self._ready().connect() as con:
+            return con.execute(sa.select(sa.func.count()).select_from(outbox_table)).scalar_one()
 
     def outbox(self, claim_number: str | None = None, status: str | None = None) -> list[dict]:
         query = sa.select(outbox_table).order_by(outbox_table.c.id)
@@ -511,12 +560,16 @@ class _ChunkPlan:
     written one after the other. `flush` applies everything with a handful of statements.
     """
 
-    def __init__(self, claims: dict, open_items: dict, handlers: set, now: datetime):
+    def __init__(self, claims: dict, open_items: dict, handlers: set, now: datetime, *,
+                 touched: set | None = None, changes: dict | None = None, told: dict | None = None):
         self.claims = claims  # claim_number -> current values (None fields when new)
         self.in_db = set(claims)
         self.open_items = open_items  # claim_number -> ids of waiting/claimed review items
         self.handlers = handlers
         self.now = now
+        self.touched = touched or set()  # claims a reviewer has claimed or decided
+        self.changes = changes or {}  # claim_number -> state changes applied so far
+        self.told = told or {}  # claim_number -> payload of the last message queued for the customer
         self.effects: list[dict] = []
         self.claim_writes: dict[str, dict] = {}
         self.load_delta: dict[str, int] = {}
@@ -538,14 +591,34 @@ class _ChunkPlan:
         ):
             open_items.setdefault(row.claim_number, []).append(row.id)
         handlers = set(con.execute(sa.select(specialists_table.c.specialist_id)).scalars())
-        return cls(claims, open_items, handlers, now)
+        touched = set(con.execute(
+            sa.select(r.claim_number).where(r.claim_number.in_(numbers), r.status.in_(TOUCHED_REVIEW_STATUSES))
+        ).scalars())
+        e = effects_table.c
+        changes = dict(con.execute(
+            sa.select(e.claim_number, sa.func.count()).where(e.claim_number.in_(numbers)).group_by(e.claim_number)
+        ).all())
+        o = outbox_table.c
+        told: dict[str, str] = {}
+        for row in con.execute(sa.select(o.claim_number, o.payload_json).where(o.claim_number.in_(numbers))
+                               .order_by(o.id)):
+            told[row.claim_number] = row.payload_json
+        return cls(claims, open_items, handlers, now, touched=touched, changes=changes, told=told)
 
-    def add(self, row: dict, key: str, model_version: str) -> bool:
-        """Plan one claim's writes; False when a reviewer's decision stands and nothing changes."""
+    def classify(self, row: dict) -> str:
+        """'same' when the route already stands, 'held' when a person touched the claim, else 'change'."""
+        number = row["claim_number"]
+        current = self.claims.get(number)
+        if current is None:
+            return "change"
+        if current["status"] == "reviewed" or current.get("reviewed_by") or number in self.touched:
+            return "held"
+        return "same" if current["queue"] == row["queue"] else "change"
+
+    def add(self, row: dict, key: str, model_version: str) -> None:
+        """Plan one claim's state change: claim row, handler loads, assignment, message, review item."""
         number, queue, now = row["claim_number"], row["queue"], self.now
         current = self.claims.get(number)
-        if current is not None and current["status"] == "reviewed":
-            return False
         if current is not None and current["assigned_to"] and current["last_effect"] != key:
             # A new decision on an assigned claim frees the slot the previous decision took.
             self.load_delta[current["assigned_to"]] = self.load_delta.get(current["assigned_to"], 0) - 1
@@ -569,10 +642,14 @@ class _ChunkPlan:
             self.assignments.append({"claim_number": number, "specialist_id": assigned, "queue": queue,
                                      "skill": row["skill"], "effect_key": key, "assigned_at": now})
         message = row["outbox"]
-        if message:
+        payload = _json(message.get("payload") or {}) if message else None
+        # The customer hears from us only when what they are told changes (standard -> specialist
+        # may change it, human_review -> fraud_review never does: both read "under review").
+        if message and payload != self.told.get(number):
+            self.told[number] = payload
             self.outbox.append({
                 "claim_number": number, "subject": str(message.get("subject") or ""),
-                "body": str(message.get("body") or ""), "payload_json": _json(message.get("payload") or {}),
+                "body": str(message.get("body") or ""), "payload_json": payload,
                 "created_at": now, "status": "pending", "effect_key": key,
             })
 
@@ -594,7 +671,6 @@ class _ChunkPlan:
             self.open_items.pop(number, None)
             if number in self.new_items:
                 self.new_items[number]["status"] = "superseded"
-        return True
 
     def flush(self, con) -> None:
         """Apply the planned writes in the open transaction (once, at the end of the chunk or at a crash)."""

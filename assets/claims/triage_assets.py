@@ -1,7 +1,9 @@
 """Triage as assets: decisions, system-of-record writes, the audit trail, reviewer labels.
 
-Rules decide (assets/claims/routing.py), people approve (the review queue); every effect
-is keyed by (claim, step, model version) so a re-executed run writes it once.
+Rules decide (assets/claims/routing.py), people approve (the review queue). Scores and
+decisions are kept per model version in the warehouse; the system of record only sees a
+claim's state changes (a new route for an open claim no person has touched), each keyed so a
+re-executed or concurrent run writes it once and a new champion that agrees writes nothing.
 """
 
 import hashlib
@@ -18,7 +20,7 @@ from assets.claims.routing import TriageThresholds, route
 from assets.claims.verification import verify_policy
 from assets.groups import CLAIMS, TRAINING
 from assets.resources import SystemOfRecordResource, WarehouseResource
-from connectors.system_of_record import ClaimsSystem, effect_key
+from connectors.system_of_record import ClaimsSystem
 
 TRIAGE_DECISIONS = f"{intake.RAW_SCHEMA}.triage_decisions"
 RISK_SCORES = f"{intake.RAW_SCHEMA}.risk_scores"
@@ -175,7 +177,13 @@ def status_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, wareh
             join {intake.PARSED_CLAIMS} c using (claim_number)
             left join {intake.CLAIM_EMAILS} e on e.content_hash = c.source_content_hash
             where not exists (select 1 from {STATUS_DRAFTS} s
-                              where s.claim_number = d.claim_number and s.model_version = d.model_version)"""
+                              where s.claim_number = d.claim_number and s.model_version = d.model_version)
+              -- what the customer would be told is already drafted (same route under another version):
+              -- no second (paid) draft
+              and not exists (select 1 from {STATUS_DRAFTS} s
+                              join {TRIAGE_DECISIONS} p using (claim_number, model_version)
+                              where p.claim_number = d.claim_number and p.queue = d.queue
+                                and p.needs_human is not distinct from d.needs_human)"""
     )
     client = ClaudeClient.from_env()  # None without ANTHROPIC_API_KEY: the template drafter, said in provenance
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -248,20 +256,19 @@ def system_of_record_updates(
         from assets.claims.assignment import default_roster
 
         system.seed_roster(default_roster())
-    decisions = warehouse.get().read(
-        f"""select d.*, s.subject, s.body, s.payload
-            from {TRIAGE_DECISIONS} d
-            left join {STATUS_DRAFTS} s using (claim_number, model_version)
-            order by d.decided_at, d.claim_number"""
+    wh = warehouse.get()
+    decisions = wh.read(f"select * from {TRIAGE_DECISIONS} order by decided_at, claim_number")
+    drafts = wh.read(
+        f"""select s.claim_number, d.queue, s.subject, s.body, s.payload
+            from {STATUS_DRAFTS} s join {TRIAGE_DECISIONS} d using (claim_number, model_version)
+            order by s.drafted_at"""
     )
-    applied = system.applied_keys(TRIAGE_STEP)
-    pending = decisions[
-        [effect_key(c, TRIAGE_STEP, v) not in applied for c, v in zip(decisions["claim_number"], decisions["model_version"])]
-    ]
-    records = pending.astype(object).where(pending.notna(), None).to_dict("records")
-    assignments = {a.claim_number: a for a in assign([_as_decision(r) for r in records], system.roster())}
+    draft_for = {(r["claim_number"], r["queue"]): r for r in drafts.to_dict("records")}
+    pending = pending_changes(decisions, system.current_routes())
+    changes = pending.astype(object).where(pending.notna(), None).to_dict("records")
+    assignments = {a.claim_number: a for a in assign([_as_decision(r) for r in changes], system.roster())}
     rows_by_version: dict[str, list[dict]] = {}
-    for r in records:
+    for r in changes:
         a = assignments.get(r["claim_number"])
         row = {
             "claim_number": r["claim_number"],
@@ -275,24 +282,41 @@ def system_of_record_updates(
             "skill": r["skill"],
             "proposed_queue": r["proposed_queue"],
         }
-        if r["body"]:
-            row["outbox"] = {"subject": r["subject"], "body": r["body"], "payload": json.loads(r["payload"])}
+        draft = draft_for.get((r["claim_number"], r["queue"]))
+        if draft is not None and draft["body"]:
+            row["outbox"] = {"subject": draft["subject"], "body": draft["body"], "payload": json.loads(draft["payload"])}
         rows_by_version.setdefault(r["model_version"], []).append(row)
-    written = skipped = 0
+    written = skipped = held = 0
+    messages_before = system.message_count()
     fail_after = config.simulate_failure_after if config.simulate_failure_after >= 0 else None
     for version, rows in rows_by_version.items():
         report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version, fail_after=fail_after)
         written += report.written
         skipped += report.skipped_duplicates
+        held += report.kept_reviewer_decision
     counts = system.counts(datetime.now(UTC).replace(tzinfo=None))
     return dg.MaterializeResult(
         metadata={
-            "written": written,
-            "skipped_duplicates": skipped,
+            "new_decisions": written,
+            "new_messages": system.message_count() - messages_before,
+            "unchanged": int(len(decisions["claim_number"].unique()) - len(pending)) + skipped,
+            "kept_for_a_person": held,
             "unassigned": sum(1 for a in assignments.values() if not a.assigned and a.queue != "fast_track"),
             "sor_counts": dg.MetadataValue.json(json.loads(json.dumps(counts, default=str))),
         }
     )
+
+
+def pending_changes(decisions: pd.DataFrame, standing: dict[str, tuple[str, bool]]) -> pd.DataFrame:
+    """The decisions that would change a claim's state: per claim the latest decision, when its route
+    differs from the one standing and no person has touched the claim (the SoR re-checks in its
+    transaction; this only spares the assigner claims that will not move)."""
+    latest = decisions.drop_duplicates("claim_number", keep="last")
+    keep = [
+        number not in standing or (standing[number][0] != queue and not standing[number][1])
+        for number, queue in zip(latest["claim_number"], latest["queue"])
+    ]
+    return latest[keep]
 
 
 def _as_decision(record: dict):
@@ -308,36 +332,39 @@ def _as_decision(record: dict):
 @dg.asset(group_name=CLAIMS, deps=[system_of_record_updates], kinds={"sqlalchemy"})
 def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
               system_of_record: SystemOfRecordResource):
-    """The hash-chained audit trail: per decision its input hash, model and version, score, rule and inputs."""
+    """The hash-chained audit trail: per claim state change its input hash, model and version, score, rule, inputs."""
     audit = system_of_record.audit()
-    logged = {(e.subject, e.payload.get("model_version")) for e in audit.entries(action="triage.decision")}
-    decisions = warehouse.get().read(f"select * from {TRIAGE_DECISIONS} order by decided_at, claim_number")
-    fresh = [
-        r for r in decisions.astype(object).where(decisions.notna(), None).to_dict("records")
-        if (r["claim_number"], r["model_version"]) not in logged
-    ]
-    appended = audit.append_many(
-        [
-            {
-                "actor": "claimflow.triage",
-                "action": "triage.decision",
-                "subject": r["claim_number"],
-                "payload": {
-                    "input_hash": r["input_hash"],
-                    "model": "claims_risk",
-                    "model_version": r["model_version"],
-                    "risk_score": r["risk_score"],
-                    "policy_verdict": r["policy_verdict"],
-                    "rule": r["rule"],
-                    "queue": r["queue"],
-                    "inputs": json.loads(r["inputs"]),
-                    "decided_at": str(r["decided_at"]),
-                    "dagster_run_id": r["run_id"],
-                },
-            }
-            for r in fresh
-        ]
-    )
+    system = claims_system(system_of_record)
+    logged = {e.payload.get("effect_key") for e in audit.entries(action="triage.decision")}
+    changes = [e for e in system.effects(TRIAGE_STEP) if e["idempotency_key"] not in logged]
+    decisions = warehouse.get().read(f"select * from {TRIAGE_DECISIONS}")
+    by_version = {
+        (r["claim_number"], r["model_version"]): r
+        for r in decisions.astype(object).where(decisions.notna(), None).to_dict("records")
+    }
+    entries = []
+    for change in changes:
+        r = by_version.get((change["claim_number"], change["model_version"]), {})
+        entries.append({
+            "actor": "claimflow.triage",
+            "action": "triage.decision",
+            "subject": change["claim_number"],
+            "payload": {
+                "effect_key": change["idempotency_key"],
+                "input_hash": r.get("input_hash"),
+                "model": "claims_risk",
+                "model_version": change["model_version"],
+                "risk_score": r.get("risk_score"),
+                "policy_verdict": r.get("policy_verdict"),
+                "rule": r.get("rule"),
+                "queue": r.get("queue"),
+                "inputs": json.loads(r["inputs"]) if r.get("inputs") else {},
+                "decided_at": str(r.get("decided_at")),
+                "applied_at": str(change["applied_at"]),
+                "dagster_run_id": r.get("run_id"),
+            },
+        })
+    appended = audit.append_many(entries)
     report = audit.verify()
     if not report.intact:
         raise dg.Failure(f"audit log broken: {report.problem}", allow_retries=False)

@@ -167,23 +167,24 @@ def test_two_processes_writing_the_same_batch_apply_each_effect_once(system, tmp
     assert write_audit(system, rows) == {"duplicates": 0, "lost": 0, "load_drift": 0, "effects": 400, "claims": 400}
 
 
-def test_the_effect_key_names_claim_step_and_model_version(system):
+def test_the_effect_key_names_claim_step_change_and_route_not_the_model_version(system):
     rows = batch(3)
     system.record_decisions(rows, step=STEP, model_version=VERSION)
     with system.engine.connect() as con:
         keys = set(con.execute(sa.select(effects_table.c.idempotency_key)).scalars())
-    assert keys == {effect_key(r["claim_number"], STEP, VERSION) for r in rows}
-    assert effect_key("CLM-2026-000001", "triage", "7") == "CLM-2026-000001:triage:7"
+    assert keys == {effect_key(r["claim_number"], STEP, 1, r["queue"]) for r in rows}
+    assert effect_key("CLM-2026-000001", "triage", 1, "standard") == "CLM-2026-000001:triage:1:standard"
 
 
-def test_a_new_model_version_re_decides_and_frees_the_previous_handlers_slot(system):
+def test_a_new_model_version_that_changes_the_route_frees_the_previous_handlers_slot(system):
     row = {"claim_number": "CLM-2026-000001", "queue": "specialist", "rule": "R6_specialist", "reason": "fire",
            "inputs": {}, "assigned_to": "H01", "skill": "fire"}
     system.record_decisions([row], step=STEP, model_version="1")
-    system.record_decisions([{**row, "assigned_to": "H10"}], step=STEP, model_version="2")
+    system.record_decisions([{**row, "queue": "fraud_review", "rule": "R3_fraud", "assigned_to": None}],
+                            step=STEP, model_version="2")
     loads = {h["id"]: h["current_load"] for h in system.roster()}
-    assert loads["H01"] == 0 and loads["H10"] == 1
-    assert system.claim("CLM-2026-000001")["assigned_to"] == "H10"
+    assert loads["H01"] == 0
+    assert system.claim("CLM-2026-000001")["assigned_to"] is None
     assert system.claim("CLM-2026-000001")["model_version"] == "2"
 
 
