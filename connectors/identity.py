@@ -308,3 +308,21 @@ def user_from_environment(store: IdentityStore, environ=None) -> User:
     if not token:
         raise AuthError(f"set {TOKEN_ENV} to your personal API token (an admin creates one: claimflow users token)")
     return store.user_for_token(token)
+
+
+def username_for_token(url: str, token: str) -> str | None:
+    """The active owner of `token`, read without creating tables (for naming who launched a run); None if unknown."""
+    if not (token or "").startswith(TOKEN_PREFIX):
+        return None
+    engine = sa.create_engine(url)
+    t, u = api_tokens_table.c, users_table.c
+    try:
+        with engine.connect() as con:
+            return con.execute(
+                sa.select(u.username).join(api_tokens_table, t.username == u.username)
+                .where(t.token_hash == token_digest(token), t.revoked.is_(False), u.active.is_(True))
+            ).scalar_one_or_none()
+    except sa.exc.OperationalError:  # no identity tables yet
+        return None
+    finally:
+        engine.dispose()

@@ -40,7 +40,16 @@ def approvers(default: tuple[str, ...] = LOCAL_APPROVERS) -> list[str]:
 
 
 def current_user() -> str:
-    """Who is running this: `CLAIMFLOW_USER`, else the login name."""
+    """Who is running this: the owner of the API token in `CLAIMFLOW_API_TOKEN`, else `CLAIMFLOW_USER`,
+    else the login name (a service account). Four eyes compares it with the authenticated approver."""
+    from connectors.identity import TOKEN_ENV, username_for_token
+
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        sor = os.environ.get("CLAIMFLOW_SOR_URL") or f"sqlite:///{system_of_record_path()}"
+        owner = username_for_token(sor, token)
+        if owner:
+            return owner
     return os.environ.get("CLAIMFLOW_USER") or getpass.getuser()
 
 
