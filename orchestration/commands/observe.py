@@ -1,0 +1,111 @@
+"""`claimflow trace` (a claim's timeline) and `claimflow metrics` (the Prometheus exporter)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+
+from orchestration.commands import CliError, Parser
+from orchestration.commands.review import sor_url
+
+DEFAULT_METRICS_PORT = 9464
+
+
+def _collector():
+    from assets.project import claimflow_home, inbox_dir, warehouse_path
+    from monitoring.metrics import ClaimflowCollector
+
+    return ClaimflowCollector(home=claimflow_home(), warehouse_path=warehouse_path(), sor_url=sor_url(),
+                              inbox_dir=inbox_dir())
+
+
+def metrics_port() -> int:
+    """`CLAIMFLOW_METRICS_PORT`, default 9464 (Prometheus' conventional exporter range)."""
+    raw = os.environ.get("CLAIMFLOW_METRICS_PORT", str(DEFAULT_METRICS_PORT))
+    try:
+        return int(raw)
+    except ValueError:
+        raise CliError(f"CLAIMFLOW_METRICS_PORT={raw!r} is not a port number") from None
+
+
+def cmd_trace(args) -> int:
+    import duckdb
+
+    from assets.project import claimflow_home, warehouse_path
+    from connectors.audit import AuditLog
+    from connectors.schema import CLAIM_STEPS
+    from monitoring import telemetry
+
+    claim = args.claim.strip().upper()
+    if not warehouse_path().exists():
+        raise CliError(f"no warehouse at {warehouse_path()}: run the claims flow first")
+    try:
+        con = duckdb.connect(str(warehouse_path()), read_only=True)
+    except duckdb.IOException:
+        raise CliError("the warehouse is locked by a running job; try again when it ends") from None
+    try:
+        ledger = con.execute(f"select * from {CLAIM_STEPS} where claim_number = ? order by started_at",
+                             [claim]).df()
+    except duckdb.CatalogException:
+        raise CliError("no step ledger yet: run the claims flow first") from None
+    finally:
+        con.close()
+    if ledger.empty:
+        raise CliError(f"no trace for {claim}: unknown claim, or not processed yet")
+    trace_id = telemetry.claim_trace_id(claim)
+    spans = telemetry.read_spans(claimflow_home())
+    audit = [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action}
+             for e in AuditLog(sor_url()).entries(subject=claim)]
+    events = telemetry.timeline(ledger, spans, audit)
+    done = telemetry.completeness(ledger, [claim]).iloc[0]
+    if args.json:
+        print(json.dumps({"claim_number": claim, "trace_id": trace_id, "complete": bool(done["complete"]),
+                          "missing": done["missing"], "events": events}, indent=2, default=str))
+        return 0
+    print(f"{claim}  trace {trace_id}  "
+          + ("complete" if done["complete"] else f"incomplete (missing: {done['missing']})"))
+    for e in events:
+        ms = f"{e['ms']:>9.1f} ms" if e["ms"] is not None else " " * 12
+        print(f"  {e['at'][:23]:<23}  {e['what']:<24} {e['status']:<6}{ms}  {e['run']:<8}  {e['detail']}")
+    return 0
+
+
+def cmd_metrics_show(args) -> int:
+    from monitoring.metrics import exposition
+
+    print(exposition(_collector()), end="")
+    return 0
+
+
+def cmd_metrics_serve(args) -> int:
+    from monitoring.metrics import serve
+
+    port = args.port or metrics_port()
+    try:
+        server, thread = serve(_collector(), port)
+    except OSError as err:
+        raise CliError(f"cannot serve metrics on 127.0.0.1:{port}: {err.strerror or err}") from None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"metrics on http://127.0.0.1:{server.server_port}/metrics (Ctrl-C stops)", flush=True)
+    stop.wait()
+    server.shutdown()
+    return 0
+
+
+def register(sub) -> None:
+    """Add `trace` and `metrics show|serve` to the top-level sub-parsers."""
+    t = sub.add_parser("trace", help="a claim's timeline: each step's span, the outside calls, its audit entries")
+    t.add_argument("claim", help="claim number, e.g. CLM-2026-000123")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_trace)
+    m = sub.add_parser("metrics", help="Prometheus metrics of this home")
+    cmds = m.add_subparsers(dest="metrics_command", required=True, parser_class=Parser)
+    s = cmds.add_parser("show", help="print one scrape in the Prometheus text format")
+    s.set_defaults(func=cmd_metrics_show)
+    v = cmds.add_parser("serve", help="serve /metrics on 127.0.0.1 until stopped (CLAIMFLOW_METRICS_PORT, 9464)")
+    v.add_argument("--port", type=int, default=None)
+    v.set_defaults(func=cmd_metrics_serve)
