@@ -82,6 +82,12 @@ class GovernanceResource(dg.ConfigurableResource):
     brier_ceiling: float = Field(0.20, description="First model: maximum holdout Brier score.")
     auc_tolerance: float = Field(0.005, description="A challenger may trail the champion's ROC AUC by this much.")
     recall_tolerance: float = Field(0.02, description="... and its recall at the review threshold by this much.")
+    min_auc_improvement: float = Field(
+        0.002, description="A challenger must beat the champion's holdout ROC AUC by at least this much."
+    )
+    equal_model_reason: str = Field(
+        "", description="Stated reason to let a challenger without that gain pass (empty: no equal model passes)."
+    )
     drift_share_limit: float = Field(
         0.5, description="Share of drifted features at which the drift gate fails (Evidently's data set rule)."
     )

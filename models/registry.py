@@ -10,8 +10,10 @@ The alias `champion` is the single answer to "which model is in production".
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,6 +29,8 @@ PREVIOUS = "previous_champion"
 REQUIRED_GATES: tuple[str, ...] = ("accuracy", "behaviour", "drift", "cost")
 PASSED, FAILED, PENDING = "passed", "failed", "pending"
 APPROVED, REJECTED = "approved", "rejected"
+RETIRED_TAG = "retired"
+TRAINING_KEY_TAG = "training_key"
 HISTORY_TAG = "champion_history"
 HISTORY_KEEP = 50
 
@@ -63,6 +67,28 @@ class VersionSummary:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def code_version(repo_dir) -> str:
+    """The code a model is trained with: the git commit plus a digest of uncommitted changes ("unknown" outside git)."""
+    def git(*args: str) -> bytes | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=repo_dir, capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return "unknown"
+    diff = git("diff", "HEAD", "--", "models", "assets", "dbt", "monitoring") or b""
+    return commit.decode().strip() + (f"+{hashlib.sha256(diff).hexdigest()[:12]}" if diff else "")
+
+
+def training_key(dataset_digest: str, code: str, params: dict) -> str:
+    """What makes two training runs the same model: the data (digest), the code and the hyper-parameters."""
+    body = json.dumps({"data": dataset_digest, "code": code, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
 class ModelRegistry:
@@ -117,6 +143,19 @@ class ModelRegistry:
                 )
             )
         return out
+
+    def find_trained(self, key: str) -> int | None:
+        """The registered version trained from the same data, code and parameters (`training_key`), if any."""
+        try:
+            versions = self.client.search_model_versions(f"name = '{self.name}'")
+        except MlflowException:
+            return None
+        same = [int(v.version) for v in versions if v.tags.get(TRAINING_KEY_TAG) == key]
+        return min(same) if same else None
+
+    def mark_trained(self, version: int | str, key: str) -> None:
+        """Tag `version` with its training key so an identical retraining finds it instead of registering anew."""
+        self.client.set_model_version_tag(self.name, str(version), TRAINING_KEY_TAG, key)
 
     def champion_history(self) -> list[dict]:
         return [e.payload | {"at": e.at, "by": e.actor} for e in self.audit.entries(action="model.champion_moved")]
@@ -180,12 +219,45 @@ class ModelRegistry:
             raise RegistryError(f"cannot promote version {version}: " + "; ".join(blockers))
         return self._move_champion(int(version), actor, reason, kind="promote")
 
+    def rollback_blockers(self, version: int | str) -> list[str]:
+        """Why `version` may not be rolled back to: only an approved version, never rejected or retired."""
+        tags = self.version(version).tags
+        blockers = []
+        status = tags.get("approval.status")
+        if status != APPROVED:
+            blockers.append("it has no standing approval" if status is None else f"it was {status}")
+        if tags.get(RETIRED_TAG):
+            blockers.append(f"it was retired ({tags[RETIRED_TAG]})")
+        return blockers
+
     def rollback(self, actor: str, reason: str) -> dict:
-        """Give `champion` back to the previous champion."""
-        previous = self.alias_version(PREVIOUS)
-        if previous is None:
+        """Give `champion` back to the latest earlier champion that is approved and neither rejected nor retired.
+
+        Regression: rolling back twice used to swap the two last champions, re-instating a version
+        rejected in between.
+        """
+        current = self.alias_version(CHAMPION)
+        earlier = [self.alias_version(PREVIOUS)] + [m.get("from") for m in reversed(self.champion_history())]
+        refused = []
+        for candidate in dict.fromkeys(v for v in earlier if v is not None and v != current):
+            blockers = self.rollback_blockers(candidate)
+            if not blockers:
+                return self._move_champion(int(candidate), actor, reason, kind="rollback")
+            refused.append(f"version {candidate}: {'; '.join(blockers)}")
+        if not refused:
             raise RegistryError("there is no previous champion to roll back to")
-        return self._move_champion(previous, actor, reason, kind="rollback")
+        raise RegistryError("no earlier champion may be rolled back to (" + ", ".join(refused) + ")")
+
+    def retire(self, version: int | str, actor: str, reason: str) -> None:
+        """Take `version` out of the rollback path for good (a known defect); the champion cannot be retired."""
+        if not reason.strip():
+            raise RegistryError("a reason is required")
+        if self.alias_version(CHAMPION) == int(version):
+            raise RegistryError(f"version {version} is the champion: promote or roll back first")
+        self.version(version)
+        self.client.set_model_version_tag(self.name, str(version), RETIRED_TAG, f"{_now()} by {actor}: {reason}")
+        self.audit.append(actor=actor, action="model.retired", subject=f"{self.name}/{version}",
+                          payload={"model": self.name, "version": int(version), "reason": reason})
 
     def _move_champion(self, to_version: int, actor: str, reason: str, kind: str) -> dict:
         from_version = self.alias_version(CHAMPION)

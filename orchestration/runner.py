@@ -171,6 +171,12 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
 
     res = resources_for(Environment.LOCAL)
     registry = registry_for(res["mlflow"], res["system_of_record"], res["governance"])
+    if candidate.get("reused"):
+        # Same data, code and parameters as an existing version: nothing to approve or promote.
+        champion = registry.alias_version("champion")
+        lines.append(f"  new model version  none (version {version} was trained from the same data and code); "
+                     f"champion stays version {champion}")
+        return champion is not None, "\n".join(lines)
     reason = "demo run: every gate passed; approved by the configured demo approver"
     registry.approve(version, demo_approver, reason)
     lines.append(f"  approval           version {version} approved as the configured DEMO approver '{demo_approver}'")
@@ -253,6 +259,9 @@ def run_triage() -> tuple[bool, str]:
     drafts = md.get("status_drafts", {})
     if drafts:
         lines.append(f"  status drafts      {drafts.get('drafts')} in the outbox ({drafts.get('claude')})")
+    sor = md.get("system_of_record_updates", {})
+    lines.append(f"  new decisions      {sor.get('new_decisions', 0)} claim state changes, "
+                 f"{sor.get('new_messages', 0)} new customer messages, {sor.get('unchanged', 0)} unchanged")
     report = AuditLog(res["system_of_record"]._ready_url()).verify()
     lines.append(f"  audit verify       {'intact' if report.intact else 'BROKEN: ' + str(report.problem)}, "
                  f"{report.entries} entries")

@@ -100,11 +100,21 @@ def risk_model_candidate(
         min_samples_leaf=config.min_samples_leaf,
         review_threshold=config.review_threshold,
     )
+    from models.registry import GovernancePolicy, ModelRegistry, code_version, training_key
+
+    # Same data, code and parameters: the model exists already; registering it again would
+    # invite a promotion that re-scores every claim for nothing.
+    digest = frame_digest(frame[[*FEATURES, LABEL, "split"]])
+    key = training_key(digest, code_version(PROJECT_ROOT), params.as_dict())
+    registry = ModelRegistry(mlflow.tracking_uri, None, GovernancePolicy(approvers=()), name=MODEL_NAME)
+    same = registry.find_trained(key)
+    if same is not None:
+        context.log.info(f"version {same} was trained from the same data, code and parameters: no new version")
+        return reused_candidate(registry, same, digest, params.review_threshold)
     t0 = time.perf_counter()
     model = risk.train(train_part, params, threads=config.threads)
     metrics = risk.evaluate(model, holdout, review_threshold=params.review_threshold)
     train_seconds = time.perf_counter() - t0
-    digest = frame_digest(frame[[*FEATURES, LABEL, "split"]])
     onnx_bytes = to_onnx(
         model,
         holdout.sample(min(len(holdout), 500), random_state=0),
@@ -128,11 +138,13 @@ def risk_model_candidate(
         extra_tags={"dagster_run_id": context.run_id},
     )
     log_seconds = time.perf_counter() - t1
+    registry.mark_trained(record.version, key)
     value = asdict(record) | {"metrics": metrics, "review_threshold": params.review_threshold}
     return dg.Output(
         value,
         metadata={
             "model_version": record.version,
+            "reused": False,
             "mlflow_run_id": record.run_id,
             "mlflow_run": dg.MetadataValue.url(record.run_url),
             "model_uri": record.model_uri,
@@ -144,6 +156,23 @@ def risk_model_candidate(
             **{f"holdout_{k}": float(v) for k, v in metrics.items() if v == v},
         },
     )
+
+
+def reused_candidate(registry, version: int, digest: str, review_threshold: float) -> dg.Output[dict]:
+    """The existing version an identical retraining stands for, as the candidate output (no new registration)."""
+    mv = registry.version(version)
+    run = registry.client.get_run(mv.run_id)
+    metrics = dict(run.data.metrics)
+    experiment_id = run.info.experiment_id
+    url = f"{registry.tracking_uri}/#/experiments/{experiment_id}/runs/{mv.run_id}"
+    value = {"run_id": mv.run_id, "version": int(version), "model_uri": f"models:/{registry.name}/{version}",
+             "run_url": url, "experiment_id": experiment_id, "dataset_digest": digest, "metrics": metrics,
+             "review_threshold": review_threshold}
+    return dg.Output(value, metadata={
+        "model_version": int(version), "reused": True, "mlflow_run_id": mv.run_id,
+        "mlflow_run": dg.MetadataValue.url(url), "model_uri": value["model_uri"], "dataset_digest": digest,
+        **{f"holdout_{k}": float(v) for k, v in metrics.items()},
+    })
 
 
 class PromotionConfig(dg.Config):

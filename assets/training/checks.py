@@ -121,8 +121,9 @@ def deployment_gates(
         holdout[LABEL], onnx_predict(onnx_bytes, holdout), review_threshold=threshold
     )
     policy = AccuracyPolicy(governance.auc_floor, governance.brier_ceiling, governance.auc_tolerance,
-                            governance.recall_tolerance)
-    verdict = accuracy_gate(candidate_metrics, champion_metrics, policy)
+                            governance.recall_tolerance, governance.min_auc_improvement,
+                            governance.equal_model_reason)
+    verdict = accuracy_gate(candidate_metrics, champion_metrics, policy, is_champion=champion_version == version)
     yield record(verdict, {"champion_version": champion_version if champion_version is not None else "none",
                            "candidate_roc_auc": candidate_metrics["roc_auc"]})
 

@@ -20,14 +20,32 @@ class GateVerdict:
 
 @dataclass(frozen=True)
 class AccuracyPolicy:
+    """Floors for a first model; against a champion, a stated minimum gain in ROC AUC.
+
+    A challenger that only matches the champion (a retrain on the same data scores +0.000)
+    passes only with `equal_model_reason`: moving the champion re-scores every open claim,
+    so it needs a gain or a reason somebody wrote down.
+    """
+
     auc_floor: float = 0.70
     brier_ceiling: float = 0.20
     auc_tolerance: float = 0.005
     recall_tolerance: float = 0.02
+    min_auc_improvement: float = 0.002
+    equal_model_reason: str = ""
 
 
-def accuracy_gate(candidate: dict[str, float], champion: dict[str, float] | None, policy: AccuracyPolicy) -> GateVerdict:
-    """The challenger against the champion on the same holdout; the first model against stated floors."""
+def accuracy_gate(
+    candidate: dict[str, float], champion: dict[str, float] | None, policy: AccuracyPolicy, *, is_champion: bool = False
+) -> GateVerdict:
+    """The challenger against the champion on the same holdout; the first model against stated floors.
+
+    `is_champion`: the candidate is the champion itself (an identical retraining found it), which
+    moves nothing and passes as such.
+    """
+    if is_champion:
+        return GateVerdict("accuracy", True, "the candidate is the current champion (same data, code and parameters)",
+                           {"candidate": candidate, "against": "itself"})
     if champion is None:
         failures = []
         if not candidate["roc_auc"] >= policy.auc_floor:
@@ -51,8 +69,20 @@ def accuracy_gate(candidate: dict[str, float], champion: dict[str, float] | None
         )
     if math.isnan(candidate["brier"]) or candidate["brier"] > policy.brier_ceiling:
         failures.append(f"Brier {candidate['brier']:.3f} above the ceiling {policy.brier_ceiling:.3f}")
-    reason = "; ".join(failures) or f"ROC AUC {d_auc:+.3f} and recall {d_recall:+.3f} against the champion"
-    evidence = {"candidate": candidate, "champion": champion, "delta_roc_auc": d_auc, "delta_recall": d_recall}
+    equal = None
+    if not failures and d_auc < policy.min_auc_improvement:
+        if policy.equal_model_reason.strip():
+            equal = policy.equal_model_reason.strip()
+        else:
+            failures.append(
+                f"ROC AUC {d_auc:+.3f} against the champion is below the required improvement "
+                f"{policy.min_auc_improvement:+.3f} (an equal model needs a stated reason: equal_model_reason)"
+            )
+    reason = "; ".join(failures) or f"ROC AUC {d_auc:+.3f} and recall {d_recall:+.3f} against the champion" + (
+        f"; no gain, promoted as equal because: {equal}" if equal else ""
+    )
+    evidence = {"candidate": candidate, "champion": champion, "delta_roc_auc": d_auc, "delta_recall": d_recall,
+                "min_auc_improvement": policy.min_auc_improvement, "equal_model_reason": equal}
     return GateVerdict("accuracy", not failures, reason, evidence)
 
 
