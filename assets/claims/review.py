@@ -156,7 +156,7 @@ class ReviewQueue:
         reason: str = "",
         now: datetime | None = None,
     ) -> dict:
-        """Approve the suggestion or override it with `queue` and `reason`; returns the training label.
+        """Approve the suggestion or override it with `queue`, always with a `reason`; returns the training label.
 
         Approving a human_review item accepts the queue the rules proposed behind the hold.
         The claim moves to the final queue with status `reviewed`, which later machine writes keep.
@@ -166,6 +166,8 @@ class ReviewQueue:
         reason = (reason or "").strip()
         if action not in ACTIONS:
             raise ReviewError(f"unknown action {action!r} (expected approve or override)")
+        if not reason:  # an approval is a decision too: the audit trail says why, always
+            raise ReviewError(f"an {action} needs a reason")
         item = self._current(claim_number)
         self._check_claimer(item, claim_number, reviewer)
         if action == "override":
@@ -173,8 +175,6 @@ class ReviewQueue:
                 raise ReviewError("an override needs the queue the claim goes to")
             if queue not in WORK_QUEUES:
                 raise ReviewError(f"unknown queue {queue!r} (expected one of {', '.join(WORK_QUEUES)})")
-            if not reason:
-                raise ReviewError("an override needs a reason")
             final = queue
         else:
             if queue and queue != _approvable(item):
@@ -182,7 +182,6 @@ class ReviewQueue:
             final = _approvable(item)
             if final is None:
                 raise ReviewError(f"{claim_number} has no proposed queue to approve: override with a queue")
-            reason = reason or "suggestion approved"
         r, c = review_items_table.c, claims_table.c
         with self.system.engine.begin() as con:
             done = con.execute(

@@ -1,7 +1,10 @@
 """`claimflow review`: list, show, claim, release and decide the claims held for a person.
 
-The system of record is `CLAIMFLOW_SOR_URL` when set, else the SQLite file under `$CLAIMFLOW_HOME`.
-A claim left undecided returns to the queue after `CLAIMFLOW_REVIEW_CLAIM_TIMEOUT` minutes (30).
+Every command acts as the owner of the personal API token in `CLAIMFLOW_API_TOKEN` (never a
+name typed on the line): reading needs any role, claiming and deciding the `handler` or
+`reviewer` role. The system of record is `CLAIMFLOW_SOR_URL` when set, else the SQLite file
+under `$CLAIMFLOW_HOME`. A claim left undecided returns to the queue after
+`CLAIMFLOW_REVIEW_CLAIM_TIMEOUT` minutes (30).
 """
 
 from __future__ import annotations
@@ -58,11 +61,19 @@ def _act(fn):
         raise CliError(str(err)) from None
 
 
+def _user(permission: str) -> str:
+    """The authenticated user's name, if their role grants `permission` (exit 2 otherwise)."""
+    from orchestration.commands.users import authenticated
+
+    return authenticated(permission).username
+
+
 def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
 def cmd_review_list(args) -> int:
+    _user("review.read")
     items = _act(lambda: _queue().list_items(args.status))
     if args.json:
         print(json.dumps(items, indent=2, default=str, ensure_ascii=False))
@@ -81,6 +92,7 @@ def cmd_review_list(args) -> int:
 
 
 def cmd_review_show(args) -> int:
+    _user("review.read")
     item = _act(lambda: _queue().show(args.claim))
     if args.json:
         print(json.dumps(item, indent=2, default=str, ensure_ascii=False))
@@ -106,21 +118,24 @@ def cmd_review_show(args) -> int:
 
 
 def cmd_review_claim(args) -> int:
-    item = _act(lambda: _queue().claim(args.claim, args.reviewer))
+    reviewer = _user("review.decide")
+    item = _act(lambda: _queue().claim(args.claim, reviewer))
     print(f"{args.claim} claimed by {item['claimed_by']} until {_when(item['claim_expires_at'])}")
     return 0
 
 
 def cmd_review_release(args) -> int:
-    _act(lambda: _queue().release(args.claim, args.reviewer))
+    reviewer = _user("review.decide")
+    _act(lambda: _queue().release(args.claim, reviewer))
     print(f"{args.claim} released back to the queue")
     return 0
 
 
 def cmd_review_decide(args) -> int:
+    reviewer = _user("review.decide")
     action = "approve" if args.approve else "override"
     queue = _queue()
-    label = _act(lambda: queue.decide(args.claim, args.reviewer, action, queue=args.override, reason=args.reason))
+    label = _act(lambda: queue.decide(args.claim, reviewer, action, queue=args.override, reason=args.reason))
     item = queue.show(args.claim)
     risk = "high risk" if label["high_risk"] else "not high risk"
     print(f"{args.claim} decided by {label['reviewer']}: {action} -> {item['final_queue']} ({risk})")
@@ -156,12 +171,10 @@ def register(sub) -> None:
     ):
         c = cmds.add_parser(verb, help=text)
         c.add_argument("claim")
-        c.add_argument("--reviewer", required=True)
         c.set_defaults(func=fn)
 
     d = cmds.add_parser("decide", help="approve the suggestion, or override it with a queue; a reason is required")
     d.add_argument("claim")
-    d.add_argument("--reviewer", required=True)
     how = d.add_mutually_exclusive_group(required=True)
     how.add_argument("--approve", action="store_true", help="accept the suggested (or proposed) queue")
     how.add_argument("--override", metavar="QUEUE", help="fast_track, standard, specialist or fraud_review")

@@ -4,17 +4,19 @@ that fail for real reasons (a worse challenger, a drifted window)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from assets.claims.intake import DDL, PARSED_CLAIMS
+from connectors.identity import TOKEN_ENV, IdentityStore
 from connectors.samples.history import generate_claims_history
 from connectors.samples.policies import build_policy_table
+from connectors.schema import PARSED_CLAIMS
 from connectors.system_of_record import SqlPolicySystem
+from connectors.warehouse import Warehouse
 from orchestration.cli import main as cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,11 +32,25 @@ def policies():
 @pytest.fixture
 def home(claimflow_home, mlflow_server, policies, dbt_manifest, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    monkeypatch.setenv("CLAIMFLOW_USER", "trainer.bot")
-    monkeypatch.setenv("CLAIMFLOW_APPROVERS", "risk.officer,demo.approver,trainer.bot")
+    monkeypatch.delenv("CLAIMFLOW_SOR_URL", raising=False)
     claimflow_home.mkdir(parents=True)
-    SqlPolicySystem(f"sqlite:///{claimflow_home / 'system_of_record.db'}").load_policies(policies)
+    sor = f"sqlite:///{claimflow_home / 'system_of_record.db'}"
+    SqlPolicySystem(sor).load_policies(policies)
+    # Both are risk officers, so only four eyes stops the trainer approving their own model.
+    store = IdentityStore(sor)
+    for name in ("trainer.bot", "risk.officer"):
+        store.add_user(name, name, ["risk_officer"], "a long enough password")
+        TOKENS[name] = store.create_token(name, "tests")
+    store.dispose()
+    act_as(monkeypatch, "trainer.bot")  # training runs record the token's owner as the trainer
     return claimflow_home
+
+
+TOKENS: dict[str, str] = {}
+
+
+def act_as(monkeypatch, name: str) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKENS[name])
 
 
 def live_claims(policies, *, shift: float, seed: int) -> pd.DataFrame:
@@ -69,10 +85,8 @@ def live_claims(policies, *, shift: float, seed: int) -> pd.DataFrame:
 
 
 def land_live_claims(home, frame: pd.DataFrame) -> None:
+    Warehouse(home / "warehouse.duckdb").ensure_schema()
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
-        con.execute("create schema if not exists raw")
-        for ddl in DDL:
-            con.execute(ddl)
         con.execute(f"delete from {PARSED_CLAIMS}")
         con.execute(f"insert into {PARSED_CLAIMS} by name select * from frame")
 
@@ -114,7 +128,7 @@ def train(config: dict | None = None):
     return result, gates, version
 
 
-def test_a_first_model_is_trained_gated_approved_and_promoted(home, policies, capsys):
+def test_a_first_model_is_trained_gated_approved_and_promoted(home, policies, capsys, monkeypatch):
     build_world(home, policies)
     result, gates, version = train()
     assert result.success, [(n, g.metadata.get("reason")) for n, g in gates.items() if not g.passed]
@@ -125,13 +139,14 @@ def test_a_first_model_is_trained_gated_approved_and_promoted(home, policies, ca
     assert meta["mlflow_run_id"].value and meta["dataset_digest"].value
 
     # Promotion without approval names what is missing.
-    assert cli(["models", "promote", "--version", str(version)]) == 2
+    assert cli(["models", "promote", "--version", str(version), "--reason", "first"]) == 2
     assert "no approval stands" in capsys.readouterr().err
     # The trainer cannot approve their own model.
-    assert cli(["models", "approve", "--version", str(version), "--approver", "trainer.bot", "--reason", "mine"]) == 2
+    assert cli(["models", "approve", "--version", str(version), "--reason", "mine"]) == 2
     assert "four eyes" in capsys.readouterr().err
 
-    assert cli(["models", "approve", "--version", str(version), "--approver", "risk.officer", "--reason", "ok"]) == 0
+    act_as(monkeypatch, "risk.officer")
+    assert cli(["models", "approve", "--version", str(version), "--reason", "ok"]) == 0
     promoted = run("champion_promotion", {"ops": {"champion_model": {"config": {
         "version": version, "requested_by": "risk.officer", "reason": "gates passed"}}}})
     assert promoted.success
@@ -143,19 +158,22 @@ def test_a_first_model_is_trained_gated_approved_and_promoted(home, policies, ca
     assert listing["history"][-1]["to"] == version
 
 
-def test_a_worse_challenger_fails_the_accuracy_gate(home, policies, capsys):
+def test_a_worse_challenger_fails_the_accuracy_gate(home, policies, capsys, monkeypatch):
     build_world(home, policies)
     _, _, v1 = train()
-    assert cli(["models", "approve", "--version", str(v1), "--approver", "risk.officer", "--reason", "ok"]) == 0
+    act_as(monkeypatch, "risk.officer")
+    assert cli(["models", "approve", "--version", str(v1), "--reason", "ok"]) == 0
     assert cli(["models", "promote", "--version", str(v1), "--reason", "first"]) == 0
     # A crippled model: two shallow rounds cannot rank claims as well as the champion.
+    act_as(monkeypatch, "trainer.bot")
     result, gates, v2 = train({"max_iter": 2, "max_leaf_nodes": 2, "learning_rate": 0.01})
     assert not result.success
     assert gates["accuracy_gate"].passed is False
     assert "trails the champion" in gates["accuracy_gate"].metadata["reason"].value
-    cli(["models", "approve", "--version", str(v2), "--approver", "risk.officer", "--reason", "try"])
+    act_as(monkeypatch, "risk.officer")
+    cli(["models", "approve", "--version", str(v2), "--reason", "try"])
     capsys.readouterr()
-    assert cli(["models", "promote", "--version", str(v2)]) == 2
+    assert cli(["models", "promote", "--version", str(v2), "--reason", "try"]) == 2
     assert "gate accuracy is failed" in capsys.readouterr().err
 
 
@@ -178,7 +196,8 @@ def test_the_champion_scores_on_triton_and_triage_writes_the_system_of_record_on
         monkeypatch.setenv(f"CLAIMFLOW_TRITON_{var}_PORT", str(free_port()))
     build_world(home, policies)
     _, _, version = train()
-    assert cli(["models", "approve", "--version", str(version), "--approver", "risk.officer", "--reason", "ok"]) == 0
+    act_as(monkeypatch, "risk.officer")
+    assert cli(["models", "approve", "--version", str(version), "--reason", "ok"]) == 0
     assert cli(["models", "promote", "--version", str(version), "--reason", "first"]) == 0
 
     import os

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from connectors.audit import AuditLog, audit_table
+from connectors.identity import TOKEN_ENV, IdentityStore
 from connectors.system_of_record import ClaimsSystem
 from orchestration.commands import CliError, Parser
 from orchestration.commands import audit as audit_cmd
@@ -53,15 +54,37 @@ def sor(claimflow_home, monkeypatch):
     return url
 
 
-def review_cycle(capsys):
-    """Five audit entries: claim, release, claim, decide (HELD), claim (FRAUD)."""
-    for argv in (
-        ("review", "claim", HELD, "--reviewer", "alice"),
-        ("review", "release", HELD, "--reviewer", "alice"),
-        ("review", "claim", HELD, "--reviewer", "alice"),
-        ("review", "decide", HELD, "--reviewer", "alice", "--override", "specialist", "--reason", "two cars"),
-        ("review", "claim", FRAUD, "--reviewer", "bob"),
+@pytest.fixture
+def tokens(sor):
+    """Personal API tokens of alice (handler), bob (reviewer) and rita (risk officer: reads, never decides)."""
+    store = IdentityStore(sor)
+    out = {}
+    for name, role in (("alice", "handler"), ("bob", "reviewer"), ("rita", "risk_officer")):
+        store.add_user(name, name.title(), [role], "a long enough password")
+        out[name] = store.create_token(name, "tests")
+    store.dispose()
+    return out
+
+
+@pytest.fixture
+def as_user(tokens, monkeypatch):
+    """Act as a user: their token in CLAIMFLOW_API_TOKEN, as the CLI reads it."""
+    def switch(name: str) -> None:
+        monkeypatch.setenv(TOKEN_ENV, tokens[name])
+    switch("alice")
+    return switch
+
+
+def review_cycle(capsys, as_user):
+    """Five audit entries: claim, release, claim, decide (HELD) as alice, claim (FRAUD) as bob."""
+    for who, argv in (
+        ("alice", ("review", "claim", HELD)),
+        ("alice", ("review", "release", HELD)),
+        ("alice", ("review", "claim", HELD)),
+        ("alice", ("review", "decide", HELD, "--override", "specialist", "--reason", "two cars")),
+        ("bob", ("review", "claim", FRAUD)),
     ):
+        as_user(who)
         code, _, err = run(capsys, *argv)
         assert code == 0, err
 
@@ -69,7 +92,7 @@ def review_cycle(capsys):
 # ------------------------------------------------------------------ review
 
 
-def test_review_list_and_show_print_items_and_evidence(capsys, sor):
+def test_review_list_and_show_print_items_and_evidence(capsys, sor, as_user):
     code, out, _ = run(capsys, "review", "list")
     assert code == 0 and HELD in out and FRAUD in out and "R1_low_extraction_confidence" in out
     code, out, _ = run(capsys, "review", "list", "--json")
@@ -80,9 +103,9 @@ def test_review_list_and_show_print_items_and_evidence(capsys, sor):
     assert json.loads(out)["claim"]["assigned_to"] == "H02"
 
 
-def test_review_decide_moves_the_claim_and_prints_the_outcome(capsys, sor):
-    review_cycle(capsys)
-    code, out, _ = run(capsys, "review", "decide", FRAUD, "--reviewer", "bob", "--approve", "--reason", "confirmed")
+def test_review_decide_moves_the_claim_and_prints_the_outcome(capsys, sor, as_user):
+    review_cycle(capsys, as_user)
+    code, out, _ = run(capsys, "review", "decide", FRAUD, "--approve", "--reason", "confirmed")
     assert code == 0 and out.strip() == f"{FRAUD} decided by bob: approve -> fraud_review (high risk)"
     assert ClaimsSystem(sor).claim(HELD)["queue"] == "specialist"
     code, out, _ = run(capsys, "review", "list", "--status", "decided")
@@ -92,39 +115,64 @@ def test_review_decide_moves_the_claim_and_prints_the_outcome(capsys, sor):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (("review", "claim", "CLM-2026-999999", "--reviewer", "alice"), "no review item for CLM-2026-999999"),
-        (("review", "decide", HELD, "--reviewer", "bob", "--approve", "--reason", "x"), "not claimed"),
-        (("review", "decide", HELD, "--reviewer", "alice", "--override", "specialist"), "--reason"),
-        (("review", "decide", HELD, "--reviewer", "alice", "--reason", "x"), "--approve"),
-        (("review", "decide", HELD, "--reviewer", "alice", "--approve", "--override", "standard", "--reason", "x"),
-         "not allowed with"),
+        (("review", "claim", "CLM-2026-999999"), "no review item for CLM-2026-999999"),
+        (("review", "decide", HELD, "--approve", "--reason", "x"), "not claimed"),
+        (("review", "decide", HELD, "--override", "specialist"), "--reason"),
+        (("review", "decide", HELD, "--reason", "x"), "--approve"),
+        (("review", "decide", HELD, "--approve", "--override", "standard", "--reason", "x"), "not allowed with"),
         (("review", "list", "--status", "pending"), "invalid choice"),
-        (("review", "claim", HELD), "--reviewer"),
+        (("review", "claim", HELD, "--reviewer", "alice"), "unrecognized arguments: --reviewer"),
     ],
 )
-def test_bad_review_input_exits_2_with_one_line(capsys, sor, argv, message):
+def test_bad_review_input_exits_2_with_one_line(capsys, sor, as_user, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2 and message in err and "\n" not in err and out == ""
 
 
-def test_deciding_someone_elses_claim_or_an_unknown_queue_exits_2(capsys, sor):
-    run(capsys, "review", "claim", HELD, "--reviewer", "alice")
-    code, _, err = run(capsys, "review", "decide", HELD, "--reviewer", "bob", "--approve", "--reason", "x")
+def test_deciding_someone_elses_claim_or_an_unknown_queue_exits_2(capsys, sor, as_user):
+    run(capsys, "review", "claim", HELD)
+    as_user("bob")
+    code, _, err = run(capsys, "review", "decide", HELD, "--approve", "--reason", "x")
     assert code == 2 and err == f"{HELD} is claimed by alice, not bob"
-    code, _, err = run(capsys, "review", "decide", HELD, "--reviewer", "alice", "--override", "vip", "--reason", "x")
+    as_user("alice")
+    code, _, err = run(capsys, "review", "decide", HELD, "--override", "vip", "--reason", "x")
     assert code == 2 and err.startswith("unknown queue 'vip'")
-    code, _, err = run(capsys, "review", "decide", HELD, "--reviewer", "alice", "--override", "standard",
-                       "--reason", " ")
+    code, _, err = run(capsys, "review", "decide", HELD, "--override", "standard", "--reason", " ")
     assert code == 2 and err == "an override needs a reason"
+    code, _, err = run(capsys, "review", "decide", HELD, "--approve", "--reason", "")
+    assert code == 2 and err == "an approve needs a reason"
 
 
-def test_the_sor_url_can_point_elsewhere(capsys, sor, monkeypatch, tmp_path):
-    monkeypatch.setenv("CLAIMFLOW_SOR_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+def test_the_cli_acts_only_as_an_authenticated_user_with_the_right_role(capsys, sor, as_user, monkeypatch):
+    # Regression: an unknown typed name once claimed and approved an item with an empty reason.
+    monkeypatch.delenv(TOKEN_ENV)
+    code, out, err = run(capsys, "review", "claim", HELD)
+    assert code == 2 and TOKEN_ENV in err and "\n" not in err and out == ""
+    monkeypatch.setenv(TOKEN_ENV, "mallory.x")
+    assert run(capsys, "review", "list")[0] == 2
+    monkeypatch.setenv(TOKEN_ENV, "cfu_" + "x" * 43)
+    code, _, err = run(capsys, "review", "claim", HELD)
+    assert code == 2 and err == f"the API token in {TOKEN_ENV} is unknown or revoked"
+    as_user("rita")  # a risk officer reads the queue but does not work it
+    assert run(capsys, "review", "list")[0] == 0
+    code, _, err = run(capsys, "review", "claim", HELD)
+    assert code == 2 and err == "rita may not claim and decide review items (needs role handler or reviewer)"
+    as_user("alice")
+    code, out, _ = run(capsys, "review", "claim", HELD)
+    assert code == 0 and out.startswith(f"{HELD} claimed by alice until")
+
+
+def test_the_sor_url_can_point_elsewhere(capsys, sor, as_user, monkeypatch, tmp_path):
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    store = IdentityStore(elsewhere)  # identities live in the system of record they work on
+    store.add_user("alice", "Alice", ["handler"], "a long enough password")
+    monkeypatch.setenv(TOKEN_ENV, store.create_token("alice", "tests"))
+    monkeypatch.setenv("CLAIMFLOW_SOR_URL", elsewhere)
     code, out, _ = run(capsys, "review", "list")
     assert code == 0 and out.strip() == "no review items waiting"
 
 
-def test_a_bad_claim_timeout_setting_exits_2(capsys, sor, monkeypatch):
+def test_a_bad_claim_timeout_setting_exits_2(capsys, sor, as_user, monkeypatch):
     monkeypatch.setenv("CLAIMFLOW_REVIEW_CLAIM_TIMEOUT", "soon")
     code, _, err = run(capsys, "review", "list")
     assert code == 2 and "CLAIMFLOW_REVIEW_CLAIM_TIMEOUT" in err
@@ -133,14 +181,14 @@ def test_a_bad_claim_timeout_setting_exits_2(capsys, sor, monkeypatch):
 # ------------------------------------------------------------------ audit
 
 
-def test_an_intact_audit_log_verifies(capsys, sor):
-    review_cycle(capsys)
+def test_an_intact_audit_log_verifies(capsys, sor, as_user):
+    review_cycle(capsys, as_user)
     code, out, _ = run(capsys, "audit", "verify")
     assert code == 0 and out.strip() == "audit log intact: 5 entries"
 
 
-def test_audit_show_prints_the_last_entries(capsys, sor):
-    review_cycle(capsys)
+def test_audit_show_prints_the_last_entries(capsys, sor, as_user):
+    review_cycle(capsys, as_user)
     code, out, _ = run(capsys, "audit", "show", "--last", "2")
     lines = out.strip().splitlines()
     assert code == 0 and len(lines) == 2 and "review.decide" in lines[0] and "bob" in lines[1]
@@ -171,8 +219,8 @@ def tamper(url: str, how: str) -> None:
         ("reorder", "audit log broken at entry 2: entry 2 does not follow entry 1"),
     ],
 )
-def test_a_tampered_audit_log_exits_2_naming_the_entry(capsys, sor, how, message):
-    review_cycle(capsys)
+def test_a_tampered_audit_log_exits_2_naming_the_entry(capsys, sor, as_user, how, message):
+    review_cycle(capsys, as_user)
     tamper(sor, how)
     code, out, err = run(capsys, "audit", "verify")
     assert code == 2 and err == message and out == ""

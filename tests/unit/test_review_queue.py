@@ -148,6 +148,9 @@ def test_refusals_are_one_line_errors(queue):
     with pytest.raises(ReviewError, match="unknown status"):
         queue.list_items("pending")
     queue.claim(HELD, "alice", now=T0)
+    # Regression: an empty approval reason was stored as "suggestion approved".
+    with pytest.raises(ReviewError, match="an approve needs a reason"):
+        queue.decide(HELD, "alice", "approve", reason="  ", now=T0)
     queue.decide(HELD, "alice", "override", queue="standard", reason="minor", now=T0)
     with pytest.raises(ReviewError, match="not waiting"):
         queue.claim(HELD, "bob", now=T0)
