@@ -102,90 +102,6 @@ def cmd_demo(args) -> int:
     return run_demo(count=args.count, seed=args.seed)
 
 
-def _registry():
-    from assets.project import mlflow_dir, mlflow_tracking_uri, system_of_record_path
-    from connectors.audit import AuditLog
-    from models.registry import GovernancePolicy, ModelRegistry
-    from models.tracking import is_healthy
-    from orchestration.resources import approvers
-
-    uri = mlflow_tracking_uri()
-    if not is_healthy(uri):
-        # Governance only touches the registry's tables, which the local store holds directly.
-        store = mlflow_dir() / "mlflow.db"
-        if os.environ.get("MLFLOW_TRACKING_URI") or not store.exists():
-            raise CliError(f"MLflow is not reachable at {uri} (start it with `make ui`)")
-        uri = f"sqlite:///{store}"
-    audit = AuditLog(f"sqlite:///{system_of_record_path()}")
-    return ModelRegistry(uri, audit, GovernancePolicy(approvers=tuple(approvers())))
-
-
-def _governed(fn):
-    """Run a registry action; a refused rule is bad input (exit 2, one line)."""
-    from models.registry import RegistryError
-
-    try:
-        return fn()
-    except RegistryError as err:
-        raise CliError(str(err)) from None
-
-
-def cmd_models_list(args) -> int:
-    registry = _registry()
-    rows = registry.list_versions()
-    if not rows:
-        print(f"no versions of {registry.name} yet (run the demo or the model_training job)")
-        return 0
-    if args.json:
-        from dataclasses import asdict
-
-        print(json.dumps({"versions": [asdict(r) for r in rows], "history": registry.champion_history()}, indent=2))
-        return 0
-    gates = registry.policy.required_gates
-    print(f"{'version':<8}{'aliases':<28}{'trained by':<14}" + "".join(f"{g:<11}" for g in gates) + "approval")
-    for r in rows:
-        approval = (
-            f"{r.approval.get('status')} by {r.approval.get('by')} ({r.approval.get('reason')})" if r.approval else "-"
-        )
-        print(
-            f"{r.version:<8}{','.join(r.aliases) or '-':<28}{(r.trained_by or '-')[:13]:<14}"
-            + "".join(f"{r.gates[g]:<11}" for g in gates)
-            + approval
-        )
-    history = registry.champion_history()
-    if history:
-        print("\nchampion moves:")
-        for h in history:
-            print(f"  {h['at']}  {h['kind']:<9} {h['from']} -> {h['to']}  by {h['by']}: {h['reason']}")
-    return 0
-
-
-def cmd_models_decide(args) -> int:
-    registry = _registry()
-    fn = registry.approve if args.models_command == "approve" else registry.reject
-    _governed(lambda: fn(args.version, args.approver, args.reason))
-    print(f"version {args.version} {args.models_command}d by {args.approver}")
-    return 0
-
-
-def cmd_models_promote(args) -> int:
-    from orchestration.resources import current_user
-
-    registry = _registry()
-    move = _governed(lambda: registry.promote(args.version, current_user(), args.reason))
-    print(f"champion moved from {move['from']} to {move['to']} (audit entry {move['audit_seq']})")
-    return 0
-
-
-def cmd_models_rollback(args) -> int:
-    from orchestration.resources import current_user
-
-    registry = _registry()
-    move = _governed(lambda: registry.rollback(current_user(), args.reason))
-    print(f"champion rolled back from {move['from']} to {move['to']} (audit entry {move['audit_seq']})")
-    return 0
-
-
 def _parse_as_of(value: str | None) -> datetime:
     if not value:
         return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -228,29 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--force", action="store_true", help="reload even if policies are present")
     ps.set_defaults(func=cmd_policies_seed)
 
-    models = sub.add_parser("models", help="the risk model registry: gates, approvals, promotion").add_subparsers(
-        dest="models_command", required=True, parser_class=_Parser
-    )
-    ml = models.add_parser("list", help="versions, aliases, gate results, approvals, champion moves")
-    ml.add_argument("--json", action="store_true")
-    ml.set_defaults(func=cmd_models_list)
-    for verb in ("approve", "reject"):
-        m = models.add_parser(verb, help=f"{verb} a version (named approvers only; never your own model)")
-        m.add_argument("--version", type=int, required=True)
-        m.add_argument("--approver", required=True)
-        m.add_argument("--reason", required=True)
-        m.set_defaults(func=cmd_models_decide)
-    mp = models.add_parser("promote", help="make a version champion: every gate passed and an approval stands")
-    mp.add_argument("--version", type=int, required=True)
-    mp.add_argument("--reason", default="promoted from the command line")
-    mp.set_defaults(func=cmd_models_promote)
-    mr = models.add_parser("rollback", help="give champion back to the previous champion")
-    mr.add_argument("--reason", required=True)
-    mr.set_defaults(func=cmd_models_rollback)
+    from orchestration.commands import audit, models, photos, report, review, serve, ui, users
 
-    from orchestration.commands import audit, photos, report, review, serve, ui
-
-    for module in (photos, review, audit, serve, ui, report):
+    for module in (photos, review, audit, models, serve, ui, users, report):
         module.register(sub)
 
     d = sub.add_parser("demo", help="seed, generate an inbox, run the claims flow, print a summary")
