@@ -14,14 +14,22 @@ from connectors.attachments import AttachmentStore
 from connectors.audit import AuditLog
 from connectors.inbox import MaildirInbox
 from connectors.mail import MAX_ATTACHMENT_BYTES
-from connectors.system_of_record import PolicySystem, SqlPolicySystem
+from connectors.system_of_record import ClaimsSystem, PolicySystem, SqlPolicySystem
 from connectors.warehouse import Warehouse
+from models.registry import MODEL_NAME, GovernancePolicy, ModelRegistry
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file that raw tables land in and dbt builds on."""
+    """The DuckDB warehouse file that raw tables land in and dbt builds on.
+
+    Every raw table of `connectors/schema.py` exists once a run has set this resource up
+    (once per process and file), so asset bodies run no DDL.
+    """
 
     path: str = Field(description="DuckDB database file.")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self.get().ensure_schema()
 
     def get(self) -> Warehouse:
         return Warehouse(self.path)
@@ -59,6 +67,12 @@ class SystemOfRecordResource(dg.ConfigurableResource):
     def audit(self) -> AuditLog:
         return AuditLog(self._ready_url())
 
+    def claims(self) -> ClaimsSystem:
+        """The claims system (status, assignments, outbox, review queue), its tables created if missing."""
+        system = ClaimsSystem(self._ready_url())
+        system.ensure_schema()
+        return system
+
     def _ready_url(self) -> str:
         # A SQLite file under a fresh $CLAIMFLOW_HOME needs its folder before the first connection.
         if self.url.startswith("sqlite:///"):
@@ -94,3 +108,9 @@ class GovernanceResource(dg.ConfigurableResource):
     drift_window_days: int = Field(60, description="Recent claims window compared with the training data.")
     serving_price_per_hour: float = Field(0.40, description="USD per hour of the serving hardware.")
     cost_budget_per_1k: float = Field(0.001, description="USD per 1,000 inferences the serving tier may cost.")
+
+
+def registry_for(mlflow: MlflowResource, system_of_record: SystemOfRecordResource, governance: GovernanceResource):
+    """The model registry over MLflow, writing its audit entries to the configured system of record."""
+    policy = GovernancePolicy(approvers=tuple(governance.approvers))
+    return ModelRegistry(mlflow.tracking_uri, system_of_record.audit(), policy, name=MODEL_NAME)

@@ -26,8 +26,9 @@ def land_claims(home: Path, policies, n: int, today: date) -> int:
     import duckdb
     import pandas as pd
 
-    from assets.claims.intake import DDL, EMAIL_RECEIPTS, PARSED_CLAIMS
     from connectors.samples.history import generate_claims_history
+    from connectors.schema import EMAIL_RECEIPTS, PARSED_CLAIMS
+    from connectors.warehouse import Warehouse
 
     recent = generate_claims_history(policies, n=n, seed=99, start=today - timedelta(days=180), end=today)
     recent = recent[pd.to_datetime(recent["reported_date"]) <= pd.Timestamp(today)]  # known today
@@ -43,10 +44,8 @@ def land_claims(home: Path, policies, n: int, today: date) -> int:
     })
     receipts = pd.DataFrame({"inbox_key": frame["claim_number"], "content_hash": frame["claim_number"], "size": 0,
                              "delivered_at": received, "ingested_at": received, "duplicate": False, "run_id": "bench"})
+    Warehouse(home / "warehouse.duckdb").ensure_schema()
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
-        con.execute("create schema if not exists raw")
-        for ddl in DDL:
-            con.execute(ddl)
         con.execute(f"insert into {PARSED_CLAIMS} by name select * from frame")
         con.register("receipts_frame", receipts)
         con.execute(f"insert into {EMAIL_RECEIPTS} by name select * from receipts_frame")

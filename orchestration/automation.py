@@ -12,8 +12,8 @@ from assets.resources import (
     InboxResource,
     MlflowResource,
     SystemOfRecordResource,
+    registry_for,
 )
-from assets.training.assets import registry_for
 
 TRIAGE_ASSETS = dg.AssetSelection.assets(
     "serving_deployment", "risk_scores", "serving_cost", "triage_decisions", "status_drafts",

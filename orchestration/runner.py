@@ -10,7 +10,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assets.project import PROJECT_ROOT, claimflow_home, dagster_home, inbox_dir, warehouse_path
+from assets.project import (
+    PROJECT_ROOT,
+    claimflow_home,
+    dagster_home,
+    inbox_dir,
+    warehouse_path,
+)
 
 DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.local.yaml"
 
@@ -136,9 +142,9 @@ def run_intake(*, run_config: dict | None = None, show_progress: bool = False) -
 def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tuple[bool, str]:
     """Train, gate, approve as the demo approver and promote; returns (success, text to print)."""
     from assets.project import reports_dir
-    from assets.training.assets import registry_for
-    from orchestration.resources import resources_for
+    from assets.resources import registry_for
     from orchestration.environment import Environment
+    from orchestration.resources import resources_for
 
     lines = []
     result = run_job("model_training", training_config)
@@ -194,13 +200,13 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
 def start_serving(tracking_uri: str):
     """Write the champion into the Triton repository and start Triton on it (loopback); the caller stops it."""
     from assets.project import triton_ports, triton_repository
+    from assets.resources import registry_for
     from models.lineage import download_onnx
     from models.registry import CHAMPION, MODEL_NAME
     from models.serving.repository import write_config, write_model_version
     from models.serving.server import start_triton
     from orchestration.environment import Environment
     from orchestration.resources import resources_for
-    from assets.training.assets import registry_for
 
     res = resources_for(Environment.LOCAL)
     champion = registry_for(res["mlflow"], res["system_of_record"], res["governance"]).alias_version(CHAMPION)
@@ -219,7 +225,6 @@ def run_triage() -> tuple[bool, str]:
     """Score, route, assign, draft, write the system of record, audit, KPIs; returns (success, summary)."""
     from datetime import UTC, datetime
 
-    from assets.claims.triage_assets import claims_system
     from connectors.audit import AuditLog
     from orchestration.environment import Environment
     from orchestration.resources import resources_for
@@ -241,7 +246,7 @@ def run_triage() -> tuple[bool, str]:
     if not result.success:
         return False, "\n".join(lines + [f"  triage failed: {first_failure(result)}"])
     res = resources_for(Environment.LOCAL)
-    system = claims_system(res["system_of_record"])
+    system = res["system_of_record"].claims()
     counts = system.counts(datetime.now(UTC).replace(tzinfo=None))
     lines.append("  routes by queue    " + ", ".join(f"{q} {n}" for q, n in counts["by_queue"].items()))
     loads = [f"{h['name']} {h['current_load']}/{h['capacity']}" for h in counts["specialists"] if h["current_load"]]
@@ -272,11 +277,11 @@ def run_demo(*, count: int, seed: int) -> int:
     """Seed the policy register, fill the inbox with sample mail, run the flow, say where to look."""
     from datetime import UTC, datetime
 
+    from assets.project import system_of_record_path
     from connectors.inbox import MaildirInbox
     from connectors.samples.inbox import claims_for_inbox, generate_inbox
     from connectors.samples.policies import build_policy_table
     from connectors.system_of_record import SqlPolicySystem
-    from assets.project import system_of_record_path
 
     home = claimflow_home()
     print(f"Claimflow demo: everything goes under {home} (delete it for a clean reset)")

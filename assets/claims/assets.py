@@ -7,8 +7,18 @@ from tqdm import tqdm
 
 from assets.claims import intake
 from assets.groups import CLAIMS
-from assets.resources import AttachmentStoreResource, InboxResource, SystemOfRecordResource, WarehouseResource
-from models.extraction import DEFAULT_CLAIM_PATTERN, DEFAULT_POLICY_PATTERN, ExtractionRules
+from assets.resources import (
+    AttachmentStoreResource,
+    InboxResource,
+    SystemOfRecordResource,
+    WarehouseResource,
+)
+from connectors.schema import PARSED_CLAIMS, POLICIES, QUARANTINED
+from models.extraction import (
+    DEFAULT_CLAIM_PATTERN,
+    DEFAULT_POLICY_PATTERN,
+    ExtractionRules,
+)
 
 
 class ClaimEmailsConfig(dg.Config):
@@ -39,7 +49,6 @@ def claim_emails(
     """Raw claim e-mails: one row per distinct message, keyed by its content hash."""
     mailbox = inbox.get()
     wh = warehouse.get()
-    intake.ensure_tables(wh)
     items = mailbox.list_new()
     if config.inbox_keys:
         wanted = set(config.inbox_keys)
@@ -91,7 +100,6 @@ def parsed_claims_and_quarantine(
 ):
     """Extract fields from new messages, link follow-ups to their claim, quarantine the rest."""
     wh = warehouse.get()
-    intake.ensure_tables(wh)
     rules = ExtractionRules(
         claim_number_pattern=config.claim_number_pattern, policy_number_pattern=config.policy_number_pattern
     )
@@ -106,8 +114,8 @@ def parsed_claims_and_quarantine(
     if res.calls:
         intake.store_calls(wh, res.calls, context.run_id)
     totals = wh.read(
-        f"select (select count(*) from {intake.PARSED_CLAIMS}) as claims,"
-        f" (select count(*) from {intake.QUARANTINED}) as quarantined"
+        f"select (select count(*) from {PARSED_CLAIMS}) as claims,"
+        f" (select count(*) from {QUARANTINED}) as quarantined"
     ).iloc[0]
     yield dg.MaterializeResult(
         asset_key="parsed_claims",
@@ -157,11 +165,8 @@ def policies(system_of_record: SystemOfRecordResource, warehouse: WarehouseResou
             allow_retries=False,
         )
     wh = warehouse.get()
-    intake.ensure_tables(wh)
-    with wh.connect() as con:
-        con.execute("begin")
-        con.execute(f"create or replace table {intake.POLICIES} as select * from frame")
-        con.execute("commit")
+    with wh.transaction() as con:
+        wh.replace(con, POLICIES, frame)
     by_status = frame["status"].value_counts().to_dict()
     return dg.MaterializeResult(
         metadata={"dagster/row_count": len(frame), "by_status": dg.MetadataValue.json(by_status)}

@@ -5,9 +5,9 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from assets.claims import intake
 from assets.claims.expectations import ExpectationOutcome, validate_parsed_claims
 from assets.resources import WarehouseResource
+from connectors.schema import PARSED_CLAIMS
 
 SEVERITY = {"contract": dg.AssetCheckSeverity.ERROR, "completeness": dg.AssetCheckSeverity.WARN}
 
@@ -45,7 +45,7 @@ def _result(name: str, outcomes: list[ExpectationOutcome], rows: int) -> dg.Asse
 )
 def parsed_claims_expectations(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     """Great Expectations suites over the claims this run created or updated."""
-    claims = warehouse.get().read(f"select * from {intake.PARSED_CLAIMS} where updated_run_id = ?", [context.run.run_id])
+    claims = warehouse.get().read(f"select * from {PARSED_CLAIMS} where updated_run_id = ?", [context.run.run_id])
     if claims.empty:
         for name in SEVERITY:
             yield dg.AssetCheckResult(

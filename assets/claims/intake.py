@@ -17,67 +17,17 @@ import pandas as pd
 from connectors.attachments import AttachmentStore
 from connectors.inbox import Inbox, InboxItem
 from connectors.mail import MailMessage, MailParseError, parse_message
-from connectors.warehouse import RAW_SCHEMA, Warehouse
+from connectors.schema import (
+    CLAIM_EMAILS,
+    CLAIM_MESSAGES,
+    EMAIL_RECEIPTS,
+    MODEL_CALLS,
+    PARSED_CLAIMS,
+    QUARANTINED,
+)
+from connectors.warehouse import Warehouse, records
 from models.contracts import EXTRACTED_FIELDS, ClaimFields
 from models.extraction import EXTRACTOR_VERSION, ExtractionRules, extract_fields
-
-CLAIM_EMAILS = f"{RAW_SCHEMA}.claim_emails"
-EMAIL_RECEIPTS = f"{RAW_SCHEMA}.email_receipts"
-CLAIM_MESSAGES = f"{RAW_SCHEMA}.claim_messages"
-PARSED_CLAIMS = f"{RAW_SCHEMA}.parsed_claims"
-QUARANTINED = f"{RAW_SCHEMA}.quarantined_emails"
-POLICIES = f"{RAW_SCHEMA}.policies"
-CLAIMS_HISTORY = f"{RAW_SCHEMA}.claims_history"
-REVIEW_LABELS = f"{RAW_SCHEMA}.review_labels"
-PHOTO_QUALITY = f"{RAW_SCHEMA}.photo_quality"
-MODEL_CALLS = f"{RAW_SCHEMA}.model_calls"
-
-DDL = [
-    f"""create table if not exists {CLAIM_EMAILS} (
-        content_hash varchar primary key, message_id varchar, inbox_key varchar, received_at timestamp,
-        sender varchar, sender_name varchar, subject varchar, body_text varchar, html_only boolean,
-        attachments varchar, photos varchar, defects varchar, parse_error varchar, parse_error_detail varchar,
-        in_reply_to varchar, "references" varchar, ingested_at timestamp, run_id varchar)""",
-    f"""create table if not exists {EMAIL_RECEIPTS} (
-        inbox_key varchar primary key, content_hash varchar, size bigint, delivered_at timestamp,
-        ingested_at timestamp, duplicate boolean, run_id varchar)""",
-    f"""create table if not exists {CLAIM_MESSAGES} (
-        content_hash varchar primary key, claim_number varchar, relation varchar, linked_by varchar,
-        processed_at timestamp, extractor_version varchar, run_id varchar)""",
-    f"""create table if not exists {PARSED_CLAIMS} (
-        claim_number varchar primary key, policy_number varchar, incident_date date, loss_type varchar,
-        estimated_amount decimal(14,2), currency varchar, description varchar, contact_email varchar,
-        contact_phone varchar, photos varchar, photo_count integer, confidence varchar, provenance varchar,
-        min_confidence double, sender varchar, source_content_hash varchar, received_at timestamp,
-        last_received_at timestamp, message_count integer, follow_up_count integer,
-        extractor_version varchar, updated_run_id varchar, suspicious_signals varchar)""",
-    f"""create table if not exists {QUARANTINED} (
-        content_hash varchar primary key, inbox_key varchar, sender varchar, subject varchar,
-        reason varchar, detail varchar, received_at timestamp, quarantined_at timestamp,
-        extractor_version varchar, run_id varchar)""",
-    # Closed claims from the claims system: labels for training, and the lookback for prior claims.
-    f"""create table if not exists {CLAIMS_HISTORY} (
-        claim_number varchar primary key, policy_number varchar, incident_date date, reported_date date,
-        report_delay_days integer, loss_type varchar, estimated_amount double, currency varchar,
-        estimated_amount_eur double, photo_count integer, photo_quality double, prior_claims integer,
-        needed_specialist boolean, fraud_confirmed boolean, final_cost double, closed_date date,
-        high_risk boolean, label_source varchar)""",
-    f"""create table if not exists {PHOTO_QUALITY} (
-        claim_number varchar, sha256 varchar, score double, verdict varchar, reasons varchar,
-        phash varchar, reused_in varchar, quality varchar, assessed_at timestamp, run_id varchar,
-        primary key (claim_number, sha256))""",
-    f"""create table if not exists {MODEL_CALLS} (
-        claim_ref varchar, purpose varchar, provenance varchar, fallback_reason varchar, model varchar,
-        cost_usd double, usage varchar, injection_signals varchar, called_at timestamp, run_id varchar)""",
-    f"""create table if not exists {REVIEW_LABELS} (
-        claim_number varchar, high_risk boolean, reviewer varchar, decided_at timestamp, reason varchar)""",
-]
-
-
-def ensure_tables(warehouse: Warehouse) -> None:
-    """Create the raw tables of the warehouse, if they are not there yet."""
-    warehouse.execute_ddl(DDL)
-
 
 # ------------------------------------------------------------------ stage 1: inbox -> claim_emails
 
@@ -209,23 +159,21 @@ def ingest_inbox(
         return res
     email_frame = pd.DataFrame(list(emails.values()))
     receipt_frame = pd.DataFrame(receipts)
-    with warehouse.connect() as con:
-        con.execute("begin")
+    with warehouse.transaction() as con:
         known = set(
             con.execute(
                 f"select content_hash from {CLAIM_EMAILS} where content_hash in (select unnest(?))",
                 [list(emails)],
             ).fetchnumpy()["content_hash"].tolist()
         )
-        inserted = warehouse.insert_new(con, CLAIM_EMAILS, email_frame, ["content_hash"])
+        inserted = warehouse.insert_new(con, CLAIM_EMAILS, email_frame)
         seen: set[str] = set(known)
         flags = []
         for h in receipt_frame["content_hash"]:
             flags.append(h in seen)
             seen.add(h)
         receipt_frame["duplicate"] = flags
-        warehouse.upsert(con, EMAIL_RECEIPTS, receipt_frame, ["inbox_key"])
-        con.execute("commit")
+        warehouse.upsert(con, EMAIL_RECEIPTS, receipt_frame)
     res.new_messages = inserted
     res.duplicates = int(sum(flags))
     for item in done:
@@ -333,15 +281,13 @@ def parse_pending(
     res = ParseResult()
     now = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.connect() as con:
-        pending = con.execute(
-            f"""select e.* from {CLAIM_EMAILS} e
-                where not exists (select 1 from {CLAIM_MESSAGES} m where m.content_hash = e.content_hash)
-                  and not exists (select 1 from {QUARANTINED} q where q.content_hash = e.content_hash)
-                order by e.received_at, e.content_hash {f'limit {int(limit)}' if limit else ''}"""
-        ).df()
+        pending = warehouse.pending(
+            CLAIM_EMAILS, done=[CLAIM_MESSAGES, QUARANTINED], on=["content_hash"],
+            order_by="s.received_at, s.content_hash", limit=limit, con=con,
+        )
         if pending.empty:
             return res
-        emails = pending.astype(object).where(pending.notna(), None).to_dict("records")
+        emails = records(pending)
         extracted, signals = {}, {}
         for email in emails:
             if email["parse_error"] is None:
@@ -366,7 +312,7 @@ def parse_pending(
         wanted = sorted({f.claim_number for f in extracted.values() if f.claim_number})
         claims = {
             r["claim_number"]: r
-            for r in _records(
+            for r in records(
                 con.execute(f"select * from {PARSED_CLAIMS} where claim_number in (select unnest(?))", [wanted]).df()
             )
         }
@@ -434,18 +380,14 @@ def parse_pending(
             # As text, so DuckDB casts into DECIMAL(14,2) instead of guessing a narrower
             # decimal type from the first rows (a 109,257.05 claim broke DECIMAL(7,2)).
             frame["estimated_amount"] = frame["estimated_amount"].map(lambda d: None if _missing(d) else str(d))
-            warehouse.upsert(con, PARSED_CLAIMS, frame, ["claim_number"])
-        warehouse.insert_new(con, CLAIM_MESSAGES, pd.DataFrame(links), ["content_hash"])
-        warehouse.insert_new(con, QUARANTINED, pd.DataFrame(quarantine), ["content_hash"])
+            warehouse.upsert(con, PARSED_CLAIMS, frame)
+        warehouse.insert_new(con, CLAIM_MESSAGES, pd.DataFrame(links))
+        warehouse.insert_new(con, QUARANTINED, pd.DataFrame(quarantine))
         con.execute("commit")
     for q in quarantine:
         res.quarantined[q["reason"]] = res.quarantined.get(q["reason"], 0) + 1
     res.claim_numbers = sorted(touched)
     return res
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _quarantine(email: dict, reason: str, detail: str | None, now: datetime, run_id: str) -> dict:
@@ -475,6 +417,5 @@ def store_calls(warehouse: Warehouse, calls: list, run_id: str) -> None:
             "cost_usd": float(d.get("cost_usd") or 0), "usage": json.dumps(d.get("usage")),
             "injection_signals": json.dumps(d.get("injection_signals") or []), "called_at": now, "run_id": run_id,
         })
-    with warehouse.connect() as con:
-        con.register("calls_frame", pd.DataFrame(rows))
-        con.execute(f"insert into {MODEL_CALLS} by name select * from calls_frame").fetchall()
+    with warehouse.transaction() as con:
+        warehouse.append(con, MODEL_CALLS, pd.DataFrame(rows))

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from assets.claims import intake
 from assets.claims.photos import PhotoError, PhotoQuality, assess_photo, find_reused
 from assets.groups import CLAIMS
 from assets.resources import AttachmentStoreResource, WarehouseResource
+from connectors.schema import PARSED_CLAIMS, PHOTO_QUALITY
 
 
 @dg.asset(group_name=CLAIMS, deps=["parsed_claims"], kinds={"python", "duckdb"})
@@ -18,12 +18,11 @@ def photo_quality(
 ) -> dg.MaterializeResult:
     """Sharpness, exposure, resolution and perceptual hash of each claim photo; re-use across claims."""
     wh = warehouse.get()
-    intake.ensure_tables(wh)
     store = attachments.get()
     pending = wh.read(
         f"""select c.claim_number, c.incident_date, p.sha256
-            from {intake.PARSED_CLAIMS} c, unnest(cast(c.photos as varchar[])) as p(sha256)
-            where not exists (select 1 from {intake.PHOTO_QUALITY} q
+            from {PARSED_CLAIMS} c, unnest(cast(c.photos as varchar[])) as p(sha256)
+            where not exists (select 1 from {PHOTO_QUALITY} q
                               where q.claim_number = c.claim_number and q.sha256 = p.sha256)"""
     )
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -38,25 +37,23 @@ def photo_quality(
             rows.append({"claim_number": r.claim_number, "sha256": r.sha256, "score": 0.0, "verdict": "unreadable",
                          "reasons": json.dumps([str(err).splitlines()[0]]), "phash": None, "reused_in": "[]",
                          "quality": None, "assessed_at": now, "run_id": context.run_id})
-    with wh.connect() as con:
-        con.execute("begin")
-        wh.upsert(con, intake.PHOTO_QUALITY, pd.DataFrame(rows), ["claim_number", "sha256"])
+    with wh.transaction() as con:
+        wh.upsert(con, PHOTO_QUALITY, pd.DataFrame(rows))
         # Re-use is a property of the whole book of photos, so it is recomputed over all of them.
         known = con.execute(
-            f"select claim_number, quality from {intake.PHOTO_QUALITY} where quality is not null"
+            f"select claim_number, quality from {PHOTO_QUALITY} where quality is not null"
         ).fetchall()
         pairs = find_reused((c, PhotoQuality(**json.loads(q))) for c, q in known)
         reused: dict[tuple[str, str], set[str]] = {}
         for p in pairs:
             reused.setdefault((p.claim_a, p.sha_a), set()).add(p.claim_b)
             reused.setdefault((p.claim_b, p.sha_b), set()).add(p.claim_a)
-        con.execute(f"update {intake.PHOTO_QUALITY} set reused_in = '[]'").fetchall()
+        con.execute(f"update {PHOTO_QUALITY} set reused_in = '[]'").fetchall()
         for (claim, sha), others in reused.items():
             con.execute(
-                f"update {intake.PHOTO_QUALITY} set reused_in = ? where claim_number = ? and sha256 = ?",
+                f"update {PHOTO_QUALITY} set reused_in = ? where claim_number = ? and sha256 = ?",
                 [json.dumps(sorted(others)), claim, sha],
             ).fetchall()
-        con.execute("commit")
     verdicts = pd.Series([r["verdict"] for r in rows]).value_counts().to_dict() if rows else {}
     return dg.MaterializeResult(
         metadata={

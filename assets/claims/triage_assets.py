@@ -14,46 +14,27 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from assets.claims import intake
-from assets.claims.assignment import assign
-from assets.claims.routing import TriageThresholds, route
+from assets.claims.assignment import assign, default_roster
+from assets.claims.review import ReviewQueue
+from assets.claims.routing import Decision, TriageThresholds, route
 from assets.claims.verification import verify_policy
+from assets.dbt.project import dbt_relation
 from assets.groups import CLAIMS, TRAINING
 from assets.resources import SystemOfRecordResource, WarehouseResource
-from connectors.system_of_record import ClaimsSystem
+from connectors.schema import (
+    CLAIM_EMAILS,
+    EMAIL_RECEIPTS,
+    PARSED_CLAIMS,
+    POLICIES,
+    REVIEW_LABELS,
+    RISK_SCORES,
+    STATUS_DRAFTS,
+    TRIAGE_DECISIONS,
+)
+from connectors.warehouse import records
 
-TRIAGE_DECISIONS = f"{intake.RAW_SCHEMA}.triage_decisions"
-RISK_SCORES = f"{intake.RAW_SCHEMA}.risk_scores"
-STATUS_DRAFTS = f"{intake.RAW_SCHEMA}.status_drafts"
 TRIAGE_STEP = "triage"
 UNSCORED = "none"  # model version of a decision made without a risk score
-
-DDL = [
-    f"""create table if not exists {RISK_SCORES} (
-        claim_number varchar, model_version varchar, score double, served_by varchar,
-        scored_at timestamp, run_id varchar, primary key (claim_number, model_version))""",
-    f"""create table if not exists {TRIAGE_DECISIONS} (
-        claim_number varchar, model_version varchar, queue varchar, rule varchar, reason varchar,
-        inputs varchar, input_hash varchar, needs_human boolean, skill varchar, proposed_queue varchar,
-        policy_verdict varchar, policy_reason varchar, risk_score double, received_at timestamp,
-        decided_at timestamp, run_id varchar, primary key (claim_number, model_version))""",
-    f"""create table if not exists {STATUS_DRAFTS} (
-        claim_number varchar, model_version varchar, subject varchar, body varchar, payload varchar,
-        provenance varchar, cost_usd double, drafted_at timestamp, run_id varchar,
-        primary key (claim_number, model_version))""",
-]
-
-
-def ensure_triage_tables(warehouse: WarehouseResource) -> None:
-    wh = warehouse.get()
-    intake.ensure_tables(wh)
-    wh.execute_ddl(DDL)
-
-
-def claims_system(system_of_record: SystemOfRecordResource) -> ClaimsSystem:
-    system = ClaimsSystem(system_of_record._ready_url())
-    system.ensure_schema()
-    return system
 
 
 class TriageConfig(dg.Config):
@@ -75,13 +56,13 @@ def triage_inputs(warehouse: WarehouseResource) -> pd.DataFrame:
     return warehouse.get().read(
         f"""select f.*, c.sender, c.contact_email,
                    coalesce(c.suspicious_signals, '[]') <> '[]' as suspicious_content,
-                   (select min(r.delivered_at) from {intake.EMAIL_RECEIPTS} r
+                   (select min(r.delivered_at) from {EMAIL_RECEIPTS} r
                     where r.content_hash = c.source_content_hash) as first_received_at,
                    e.sender_name, coalesce(s.model_version, '{UNSCORED}') as model_version, s.score as risk_score,
                    e.content_hash as input_hash_source
-            from main.claim_features f
-            join {intake.PARSED_CLAIMS} c using (claim_number)
-            left join {intake.CLAIM_EMAILS} e on e.content_hash = c.source_content_hash
+            from {dbt_relation("claim_features")} f
+            join {PARSED_CLAIMS} c using (claim_number)
+            left join {CLAIM_EMAILS} e on e.content_hash = c.source_content_hash
             left join {RISK_SCORES} s on s.claim_number = f.claim_number
                 and s.model_version = (select max_by(model_version, scored_at) from {RISK_SCORES} r
                                        where r.claim_number = f.claim_number)"""
@@ -92,17 +73,16 @@ def triage_inputs(warehouse: WarehouseResource) -> pd.DataFrame:
           kinds={"python", "duckdb"})
 def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, warehouse: WarehouseResource):
     """Where each claim goes (fast track, standard, specialist, fraud or human review), the rule and its inputs."""
-    ensure_triage_tables(warehouse)
     wh = warehouse.get()
     claims = triage_inputs(warehouse)
     decided = wh.read(f"select claim_number, model_version from {TRIAGE_DECISIONS}")
     done = set(zip(decided["claim_number"], decided["model_version"]))
     claims = claims[[(c, v) not in done for c, v in zip(claims["claim_number"], claims["model_version"])]]
-    policies = wh.read(f"select * from {intake.POLICIES}").set_index("policy_number", drop=False)
+    policies = wh.read(f"select * from {POLICIES}").set_index("policy_number", drop=False)
     thresholds = config.thresholds()
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
-    for claim in claims.astype(object).where(claims.notna(), None).to_dict("records"):
+    for claim in records(claims):
         policy = policies.loc[claim["policy_number"]].to_dict() if claim["policy_number"] in policies.index else None
         verdict = verify_policy(claim, policy)
         decision = route(claim, verdict, thresholds)
@@ -129,10 +109,8 @@ def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, wa
             }
         )
     frame = pd.DataFrame(rows)
-    with wh.connect() as con:
-        con.execute("begin")
-        wh.upsert(con, TRIAGE_DECISIONS, frame, ["claim_number", "model_version"])
-        con.execute("commit")
+    with wh.transaction() as con:
+        wh.upsert(con, TRIAGE_DECISIONS, frame)
     by_queue = frame["queue"].value_counts().to_dict() if len(frame) else {}
     by_rule = frame["rule"].value_counts().to_dict() if len(frame) else {}
     return dg.MaterializeResult(
@@ -169,13 +147,12 @@ def status_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, wareh
     from models.claude import ClaudeClient
     from models.drafting import draft_status
 
-    ensure_triage_tables(warehouse)
     wh = warehouse.get()
     pending = wh.read(
         f"""select d.claim_number, d.model_version, d.queue, d.rule, d.needs_human, e.sender_name, c.description
             from {TRIAGE_DECISIONS} d
-            join {intake.PARSED_CLAIMS} c using (claim_number)
-            left join {intake.CLAIM_EMAILS} e on e.content_hash = c.source_content_hash
+            join {PARSED_CLAIMS} c using (claim_number)
+            left join {CLAIM_EMAILS} e on e.content_hash = c.source_content_hash
             where not exists (select 1 from {STATUS_DRAFTS} s
                               where s.claim_number = d.claim_number and s.model_version = d.model_version)
               -- what the customer would be told is already drafted (same route under another version):
@@ -188,14 +165,14 @@ def status_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, wareh
     client = ClaudeClient.from_env()  # None without ANTHROPIC_API_KEY: the template drafter, said in provenance
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
-    records = pending.astype(object).where(pending.notna(), None).to_dict("records")
+    pending_rows = records(pending)
     jobs = {
         f"{r['claim_number']}:{r['model_version']}": (
             {"claim_number": r["claim_number"], "contact_name": r["sender_name"],
              "language": guess_language(r["description"])},
             {"queue": r["queue"], "rule": r["rule"], "needs_review": bool(r["needs_human"])},
         )
-        for r in records
+        for r in pending_rows
     }
     try:
         if config.use_batches and client is not None and jobs:
@@ -204,7 +181,7 @@ def status_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, wareh
             drafted = {k: by_claim[k.split(":")[0]] for k in jobs}
         else:
             drafted = {k: draft_status(claim, decision, client) for k, (claim, decision) in jobs.items()}
-        for r in records:
+        for r in pending_rows:
             draft = drafted[f"{r['claim_number']}:{r['model_version']}"]
             subject = f"Claim {r['claim_number']}" if draft.language == "en" else f"Sinistre {r['claim_number']}"
             rows.append({
@@ -219,10 +196,8 @@ def status_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, wareh
         if client is not None:
             client.close()
     frame = pd.DataFrame(rows)
-    with wh.connect() as con:
-        con.execute("begin")
-        wh.upsert(con, STATUS_DRAFTS, frame, ["claim_number", "model_version"])
-        con.execute("commit")
+    with wh.transaction() as con:
+        wh.upsert(con, STATUS_DRAFTS, frame)
     drafters = pd.Series([json.loads(r["provenance"])["drafter"] for r in rows]).value_counts().to_dict() if rows else {}
     return dg.MaterializeResult(
         metadata={
@@ -250,11 +225,8 @@ def system_of_record_updates(
     system_of_record: SystemOfRecordResource,
 ):
     """Claim status, assignment to the least-loaded qualified specialist, outbox message, review item."""
-    ensure_triage_tables(warehouse)
-    system = claims_system(system_of_record)
+    system = system_of_record.claims()
     if not system.roster():
-        from assets.claims.assignment import default_roster
-
         system.seed_roster(default_roster())
     wh = warehouse.get()
     decisions = wh.read(f"select * from {TRIAGE_DECISIONS} order by decided_at, claim_number")
@@ -265,7 +237,7 @@ def system_of_record_updates(
     )
     draft_for = {(r["claim_number"], r["queue"]): r for r in drafts.to_dict("records")}
     pending = pending_changes(decisions, system.current_routes())
-    changes = pending.astype(object).where(pending.notna(), None).to_dict("records")
+    changes = records(pending)
     assignments = {a.claim_number: a for a in assign([_as_decision(r) for r in changes], system.roster())}
     rows_by_version: dict[str, list[dict]] = {}
     for r in changes:
@@ -319,9 +291,7 @@ def pending_changes(decisions: pd.DataFrame, standing: dict[str, tuple[str, bool
     return latest[keep]
 
 
-def _as_decision(record: dict):
-    from assets.claims.routing import Decision
-
+def _as_decision(record: dict) -> Decision:
     return Decision(
         queue=record["queue"], rule=record["rule"], reason=record["reason"], inputs={},
         needs_human=bool(record["needs_human"]), claim_number=record["claim_number"], skill=record["skill"],
@@ -334,14 +304,11 @@ def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
               system_of_record: SystemOfRecordResource):
     """The hash-chained audit trail: per claim state change its input hash, model and version, score, rule, inputs."""
     audit = system_of_record.audit()
-    system = claims_system(system_of_record)
+    system = system_of_record.claims()
     logged = {e.payload.get("effect_key") for e in audit.entries(action="triage.decision")}
     changes = [e for e in system.effects(TRIAGE_STEP) if e["idempotency_key"] not in logged]
     decisions = warehouse.get().read(f"select * from {TRIAGE_DECISIONS}")
-    by_version = {
-        (r["claim_number"], r["model_version"]): r
-        for r in decisions.astype(object).where(decisions.notna(), None).to_dict("records")
-    }
+    by_version = {(r["claim_number"], r["model_version"]): r for r in records(decisions)}
     entries = []
     for change in changes:
         r = by_version.get((change["claim_number"], change["model_version"]), {})
@@ -374,17 +341,9 @@ def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 @dg.asset(group_name=TRAINING, kinds={"sqlalchemy", "duckdb"})
 def review_labels(warehouse: WarehouseResource, system_of_record: SystemOfRecordResource):
     """Reviewers' decisions as labels: a claim a person sent to a specialist or fraud review was high risk."""
-    from assets.claims.review import ReviewQueue
-
-    system = claims_system(system_of_record)
-    labels = pd.DataFrame(ReviewQueue(system).labels_since(None))
+    labels = pd.DataFrame(ReviewQueue(system_of_record.claims()).labels_since(None))
     wh = warehouse.get()
-    intake.ensure_tables(wh)
-    with wh.connect() as con:
-        con.execute("begin")
-        con.execute(f"delete from {intake.REVIEW_LABELS}").fetchall()
-        if len(labels):
-            con.execute(f"insert into {intake.REVIEW_LABELS} by name select * from labels").fetchall()
-        con.execute("commit")
+    with wh.transaction() as con:
+        wh.replace(con, REVIEW_LABELS, labels)
     return dg.MaterializeResult(metadata={"dagster/row_count": len(labels)})
 

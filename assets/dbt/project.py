@@ -6,6 +6,7 @@ Run `python -m assets.dbt.project` (what `make dbt-manifest` calls) to (re)build
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dbt.errors import DagsterDbtManifestNotFoundError
 
+from assets.dbt.translator import dbt_asset_key
 from assets.project import DBT_PROJECT_DIR, warehouse_path
 
 LOCAL_TARGET = "local"
@@ -86,6 +88,29 @@ def require_manifest(project: DbtProject = dbt_project) -> Path:
             "assets.dbt.project.ensure_manifest())."
         )
     return project.manifest_path
+
+
+@functools.cache
+def _relations(manifest_path: Path, mtime: float) -> dict[str, str]:
+    nodes = json.loads(manifest_path.read_text())["nodes"].values()
+    return {
+        dbt_asset_key(n).to_user_string(): f"{n['schema']}.{n.get('alias') or n['name']}"
+        for n in nodes
+        if n["resource_type"] in ("model", "seed", "snapshot")
+    }
+
+
+def dbt_relation(asset: str) -> str:
+    """`schema.table` of the dbt node behind the Dagster asset `asset`, read off the manifest.
+
+    The schema depends on the target (`main` on DuckDB, `analytics` on Postgres), so code never
+    spells it; the manifest is the same one the dbt assets are built from.
+    """
+    path = require_manifest()
+    relations = _relations(path, path.stat().st_mtime)
+    if asset not in relations:
+        raise KeyError(f"no dbt model behind asset {asset!r} in {path}")
+    return relations[asset]
 
 
 if __name__ == "__main__":

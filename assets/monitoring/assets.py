@@ -1,42 +1,13 @@
 """Monitoring assets: what a risk officer reads before trusting the model with today's claims."""
 
-from datetime import timedelta
-
 import dagster as dg
-import pandas as pd
 
+from assets.datasets import DRIFT_REPORT, assess_drift
 from assets.groups import MONITORING
 from assets.project import reports_dir
 from assets.resources import GovernanceResource, WarehouseResource
-from assets.training.assets import load_training_set
 from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from monitoring.drift import ReferenceProfile, detect_drift, evidently_report
-
-DRIFT_REPORT = "drift_report.html"
-
-
-def recent_window(warehouse: WarehouseResource, days: int) -> pd.DataFrame:
-    """Claims received in the last `days` days before the newest one, with their model features."""
-    claims = warehouse.get().read("select * from main.claim_features")
-    if claims.empty:
-        return claims
-    received = pd.to_datetime(claims["received_at"])
-    return claims[received >= received.max() - timedelta(days=days)].reset_index(drop=True)
-
-
-def assess_drift(warehouse: WarehouseResource, governance: GovernanceResource):
-    """(reference, current window, verdict), or a ValueError when there are no recent claims.
-
-    The reference is the training set's most recent period (its holdout split), not all of it:
-    policies age and the book changes over three years, so comparing today with the whole
-    history would flag tenure and prior claims every time for no change in the claims.
-    """
-    _, _, reference = load_training_set(warehouse)
-    current = recent_window(warehouse, governance.drift_window_days)
-    if current.empty:
-        raise ValueError("no recent claims in claim_features to compare with the training set")
-    profile = ReferenceProfile.fit(reference, NUMERIC_FEATURES, CATEGORICAL_FEATURES)
-    return reference, current, detect_drift(profile, current, share_threshold=governance.drift_share_limit)
+from monitoring.drift import evidently_report
 
 
 @dg.asset(group_name=MONITORING, deps=["training_set", "claim_features"], kinds={"evidently", "html"})

@@ -6,16 +6,20 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from assets.claims import intake
-from assets.claims.triage_assets import STATUS_DRAFTS, TRIAGE_DECISIONS, claims_system
 from assets.groups import MONITORING
 from assets.resources import SystemOfRecordResource, WarehouseResource
+from connectors.schema import (
+    MODEL_CALLS,
+    SERVING_COSTS,
+    STATUS_DRAFTS,
+    TRIAGE_DECISIONS,
+    TRIAGE_KPIS,
+)
 
 # Manual steps a handler does per claim without Claimflow: read the mail, key the fields,
 # check the policy, judge the risk, pick a queue, pick a handler, write the acknowledgement.
 MANUAL_STEPS_PER_CLAIM = 7
 AUTOMATED_QUEUES = ("fast_track", "standard", "specialist")
-KPI_HISTORY = f"{intake.RAW_SCHEMA}.triage_kpis"
 
 
 def compute_kpis(decisions: pd.DataFrame, drafts: pd.DataFrame, serving_cost_per_claim: float,
@@ -51,23 +55,16 @@ def triage_kpis(warehouse: WarehouseResource, system_of_record: SystemOfRecordRe
     wh = warehouse.get()
     decisions = wh.read(f"select claim_number, queue, decided_at, received_at from {TRIAGE_DECISIONS}")
     drafts = wh.read(
-        f"select cost_usd from {STATUS_DRAFTS} union all select cost_usd from {intake.MODEL_CALLS}"
+        f"select cost_usd from {STATUS_DRAFTS} union all select cost_usd from {MODEL_CALLS}"
     )
-    serving = wh.read(
-        f"select coalesce(avg(cost_per_inference_usd), 0) as c from {intake.RAW_SCHEMA}.serving_costs"
-    )["c"].iloc[0] if _table_exists(wh, "serving_costs") else 0.0
-    counts = claims_system(system_of_record).counts(datetime.now(UTC).replace(tzinfo=None))
+    serving = wh.read(f"select coalesce(avg(cost_per_inference_usd), 0) as c from {SERVING_COSTS}")["c"].iloc[0]
+    counts = system_of_record.claims().counts(datetime.now(UTC).replace(tzinfo=None))
     kpis = compute_kpis(decisions, drafts, float(serving), counts)
-    with wh.connect() as con:
-        con.execute(f"create table if not exists {KPI_HISTORY} (measured_at timestamp, kpis varchar)").fetchall()
-        con.execute(f"insert into {KPI_HISTORY} values (?, ?)",
-                    [datetime.now(UTC).replace(tzinfo=None), json.dumps(kpis, default=str)]).fetchall()
+    with wh.transaction() as con:
+        wh.append(con, TRIAGE_KPIS, pd.DataFrame(
+            [{"measured_at": datetime.now(UTC).replace(tzinfo=None), "kpis": json.dumps(kpis, default=str)}]
+        ))
     return dg.MaterializeResult(
         metadata={k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in kpis.items() if v is not None}
     )
 
-
-def _table_exists(wh, name: str) -> bool:
-    return not wh.read(
-        "select 1 from information_schema.tables where table_schema = ? and table_name = ?", [intake.RAW_SCHEMA, name]
-    ).empty

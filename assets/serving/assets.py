@@ -7,16 +7,19 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from assets.claims import intake
-from assets.claims.triage_assets import RISK_SCORES, ensure_triage_tables
+from assets.dbt.project import dbt_relation
 from assets.groups import SERVING
-from assets.resources import GovernanceResource, MlflowResource, SystemOfRecordResource, WarehouseResource
-from assets.training.assets import registry_for
+from assets.resources import (
+    GovernanceResource,
+    MlflowResource,
+    SystemOfRecordResource,
+    WarehouseResource,
+    registry_for,
+)
+from connectors.schema import RISK_SCORES, SERVING_COSTS
 from models.lineage import download_onnx
 from models.registry import CHAMPION, MODEL_NAME
 from models.risk import encode_features
-
-SERVING_COSTS = f"{intake.RAW_SCHEMA}.serving_costs"
 
 
 class TritonResource(dg.ConfigurableResource):
@@ -95,14 +98,11 @@ def risk_scores(
     """P(high risk) per claim from the champion on Triton; each row records the version that scored it."""
     from models.serving.client import OnnxFallbackScorer, ServingUnavailable
 
-    ensure_triage_tables(warehouse)
     wh = warehouse.get()
     champion = _champion(mlflow, system_of_record, governance)
-    pending = wh.read(
-        f"""select f.* from main.claim_features f
-            where not exists (select 1 from {RISK_SCORES} s
-                              where s.claim_number = f.claim_number and s.model_version = ?)""",
-        [str(champion)],
+    pending = wh.pending(
+        dbt_relation("claim_features"), done=RISK_SCORES, on=["claim_number"], where="d.model_version = ?",
+        params=[str(champion)],
     )
     if pending.empty:
         return dg.MaterializeResult(metadata={"scored": 0, "model_version": champion})
@@ -128,10 +128,8 @@ def risk_scores(
             "run_id": context.run_id,
         }
     )
-    with wh.connect() as con:
-        con.execute("begin")
-        written = wh.insert_new(con, RISK_SCORES, frame, ["claim_number", "model_version"])
-        con.execute("commit")
+    with wh.transaction() as con:
+        written = wh.insert_new(con, RISK_SCORES, frame)
     return dg.MaterializeResult(
         metadata={
             "scored": written,
@@ -163,10 +161,8 @@ def serving_cost(
         return dg.MaterializeResult(metadata={"model_version": champion, "inferences": 0})
     cost = cost_measurement(stats, governance.serving_price_per_hour, champion)
     wh = warehouse.get()
-    with wh.connect() as con:
-        con.register("cost_row", pd.DataFrame([{**cost.as_dict(), "queue_share": stats.queue_share}]))
-        con.execute(f"create table if not exists {SERVING_COSTS} as select * from cost_row limit 0").fetchall()
-        con.execute(f"insert into {SERVING_COSTS} by name select * from cost_row").fetchall()
+    with wh.transaction() as con:
+        wh.append(con, SERVING_COSTS, pd.DataFrame([{**cost.as_dict(), "queue_share": stats.queue_share}]))
     return dg.MaterializeResult(
         metadata={
             "model_version": champion,

@@ -5,21 +5,25 @@ from dataclasses import asdict
 from datetime import date, timedelta
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
-from assets.claims import intake
+from assets.datasets import load_training_set
 from assets.groups import TRAINING
 from assets.project import PROJECT_ROOT
-from assets.resources import GovernanceResource, MlflowResource, SystemOfRecordResource, WarehouseResource
+from assets.resources import (
+    GovernanceResource,
+    MlflowResource,
+    SystemOfRecordResource,
+    WarehouseResource,
+    registry_for,
+)
 from connectors.samples.history import generate_claims_history
+from connectors.schema import CLAIMS_HISTORY
 from models import risk
 from models.features import FEATURES, LABEL
 from models.lineage import frame_digest, log_candidate
 from models.onnx_export import to_onnx
-from models.registry import MODEL_NAME, GovernancePolicy, ModelRegistry
-
-TRAINING_SET = "main.training_set"
+from models.registry import MODEL_NAME
 
 
 class ClaimsHistoryConfig(dg.Config):
@@ -49,12 +53,8 @@ def claims_history(
     start, end = history_window(config.as_of)
     history = generate_claims_history(policies, n=config.rows, seed=config.seed, start=start, end=end)
     wh = warehouse.get()
-    intake.ensure_tables(wh)
-    with wh.connect() as con:
-        con.execute("begin")
-        con.execute(f"delete from {intake.CLAIMS_HISTORY}")
-        con.execute(f"insert into {intake.CLAIMS_HISTORY} by name select * from history")
-        con.execute("commit")
+    with wh.transaction() as con:
+        wh.replace(con, CLAIMS_HISTORY, history)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(history),
@@ -74,13 +74,6 @@ class TrainingConfig(dg.Config):
     min_samples_leaf: int = Field(40, description="Minimum claims per leaf.")
     review_threshold: float = Field(0.5, description="Score at or above which a claim goes to review.")
     threads: int = Field(1, description="OpenMP threads for boosting (1 is fastest on a shared 2-core node).")
-
-
-def load_training_set(warehouse: WarehouseResource) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(whole set, train split, holdout split) as dbt built them."""
-    frame = warehouse.get().read(f"select * from {TRAINING_SET}")
-    frame["incident_date"] = pd.to_datetime(frame["incident_date"])
-    return frame, frame[frame["split"] == "train"], frame[frame["split"] == "holdout"]
 
 
 @dg.asset(group_name=TRAINING, deps=["training_set"], kinds={"sklearn", "mlflow", "onnx"})
@@ -181,11 +174,6 @@ class PromotionConfig(dg.Config):
     version: int = Field(description="Registered version to make champion.")
     requested_by: str = Field(description="The approver whose approval triggered the promotion.")
     reason: str = Field("approved, every gate passed", description="Why, for the audit log.")
-
-
-def registry_for(mlflow: MlflowResource, system_of_record: SystemOfRecordResource, governance: GovernanceResource):
-    policy = GovernancePolicy(approvers=tuple(governance.approvers))
-    return ModelRegistry(mlflow.tracking_uri, system_of_record.audit(), policy, name=MODEL_NAME)
 
 
 @dg.asset(group_name=TRAINING, deps=[risk_model_candidate], kinds={"mlflow"})

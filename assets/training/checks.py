@@ -7,10 +7,16 @@ Every gate verdict is also written onto the model version in the registry, where
 import dagster as dg
 import pandas as pd
 
-from assets.monitoring.assets import DRIFT_REPORT, assess_drift
+from assets.datasets import DRIFT_REPORT, assess_drift, load_training_set
+from assets.dbt.project import dbt_relation
 from assets.project import reports_dir
-from assets.resources import GovernanceResource, MlflowResource, SystemOfRecordResource, WarehouseResource
-from assets.training.assets import TRAINING_SET, load_training_set, registry_for
+from assets.resources import (
+    GovernanceResource,
+    MlflowResource,
+    SystemOfRecordResource,
+    WarehouseResource,
+    registry_for,
+)
 from assets.training.gates import AccuracyPolicy, GateVerdict, accuracy_gate, drift_gate
 from models import risk
 from models.features import FEATURES, LABEL
@@ -29,7 +35,7 @@ def training_set_contract(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
     from assets.claims.expectations import ephemeral_context
 
-    frame = warehouse.get().read(f"select * from {TRAINING_SET}")
+    frame = warehouse.get().read(f"select * from {dbt_relation('training_set')}")
     batch = (
         ephemeral_context().data_sources.add_pandas("training")
         .add_dataframe_asset("training_set")

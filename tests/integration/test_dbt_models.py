@@ -7,9 +7,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.claims.intake import DDL
 from assets.dbt.project import dbt_resource, ensure_manifest
 from assets.project import warehouse_path
+from connectors.schema import CLAIMS_HISTORY, PHOTO_QUALITY, REVIEW_LABELS
 
 pytestmark = pytest.mark.integration
 
@@ -96,8 +96,8 @@ def _write_raw_tables(path) -> None:
             "(?, 'Holder', 'holder@example.fr', '+33100000000', '1 rue X', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             POLICIES,
         )
-        for ddl in (d for d in DDL if any(t in d for t in ("claims_history", "review_labels", "photo_quality"))):
-            con.execute(ddl)
+        for table in (CLAIMS_HISTORY, REVIEW_LABELS, PHOTO_QUALITY):
+            con.execute(table.ddl())
         con.executemany(
             "insert into raw.claims_history (claim_number, policy_number, incident_date, reported_date, "
             "loss_type, estimated_amount_eur, high_risk, label_source) values (?, ?, ?, ?, 'storm', 900, false, 'history')",

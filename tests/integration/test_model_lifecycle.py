@@ -4,18 +4,19 @@ that fail for real reasons (a worse challenger, a drifted window)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from assets.claims.intake import DDL, PARSED_CLAIMS
 from connectors.identity import TOKEN_ENV, IdentityStore
 from connectors.samples.history import generate_claims_history
 from connectors.samples.policies import build_policy_table
+from connectors.schema import PARSED_CLAIMS
 from connectors.system_of_record import SqlPolicySystem
+from connectors.warehouse import Warehouse
 from orchestration.cli import main as cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -84,10 +85,8 @@ def live_claims(policies, *, shift: float, seed: int) -> pd.DataFrame:
 
 
 def land_live_claims(home, frame: pd.DataFrame) -> None:
+    Warehouse(home / "warehouse.duckdb").ensure_schema()
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
-        con.execute("create schema if not exists raw")
-        for ddl in DDL:
-            con.execute(ddl)
         con.execute(f"delete from {PARSED_CLAIMS}")
         con.execute(f"insert into {PARSED_CLAIMS} by name select * from frame")
 

@@ -45,11 +45,11 @@ def test_large_amounts_after_small_ones_land_in_the_warehouse_exactly(tmp_path):
     # Regression: DuckDB guessed DECIMAL(7,2) from the first rows and refused a 109,257.05 claim.
     import pandas as pd
 
-    from assets.claims.intake import PARSED_CLAIMS, ensure_tables
+    from connectors.schema import PARSED_CLAIMS
     from connectors.warehouse import Warehouse
 
     wh = Warehouse(tmp_path / "w.duckdb")
-    ensure_tables(wh)
+    wh.ensure_schema()
     rows = [first_claim() | {"claim_number": f"CLM-2026-{i:06d}", "estimated_amount": str(Decimal(a))}
             for i, a in enumerate(["12.50", "999.99", "109257.05"], start=1)]
     with wh.connect() as con:
