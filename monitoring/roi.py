@@ -376,7 +376,7 @@ class MeasuredYield:
 
 
 class MissingWarehouse(FileNotFoundError):
-    """The home has no warehouse (nothing has run there yet)."""
+    """The home has no warehouse, or no triage decision in it yet: nothing to measure."""
 
 
 def _sor_exists(sor_url: str) -> bool:
@@ -428,6 +428,8 @@ def measure_yield(warehouse: Path, sor_url: str, *, now: pd.Timestamp | None = N
         decisions = con.execute(
             f"select claim_number, queue, rule, policy_verdict, received_at, decided_at "
             f"from {raw_schema}.triage_decisions").df()
+        if decisions.empty:  # the tables exist before anything is decided (ensure_schema creates them)
+            raise MissingWarehouse(f"the warehouse at {warehouse} has no triage decisions yet: run the triage")
         drafts = con.execute(f"select claim_number, provenance, cost_usd from {raw_schema}.status_drafts").df() \
             if "status_drafts" in present else pd.DataFrame(columns=["claim_number", "provenance", "cost_usd"])
         calls = con.execute(f"select cost_usd from {raw_schema}.model_calls").df() \
@@ -538,7 +540,7 @@ SOCIAL_MINUTES_PER_TICKET = 10.0  # assumption: writing up an event and opening 
 
 def measure_social(warehouse: Path, *, raw_schema: str = "raw", seconds_per_post: float = SOCIAL_SECONDS_PER_POST,
                    minutes_per_ticket: float = SOCIAL_MINUTES_PER_TICKET) -> SocialFigures | None:
-    """The social flow's figures, or None when its tables are not in the warehouse (the flow has not run).
+    """The social flow's figures, or None when the flow has not run (its tables absent or empty).
 
     Detection delay is ticket creation minus the first post of its event, read from the columns
     the ticket carries (`opened_at`/`created_at` and `first_post_at`/`event_start`/`window_start`).
@@ -555,6 +557,8 @@ def measure_social(warehouse: Path, *, raw_schema: str = "raw", seconds_per_post
         tickets = con.execute(f"select * from {raw_schema}.social_tickets").df()
         posts = con.execute(f"select count(*) from {raw_schema}.social_posts").fetchone()[0] \
             if "social_posts" in present else 0
+    if tickets.empty and not posts:
+        return None
     notes = []
     severity = tickets["severity"].astype(str).value_counts().to_dict() if "severity" in tickets else {}
     opened = next((c for c in ("opened_at", "created_at", "detected_at") if c in tickets), None)

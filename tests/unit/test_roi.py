@@ -207,11 +207,22 @@ def test_a_home_without_a_warehouse_is_named(tmp_path):
     with pytest.raises(roi.MissingWarehouse, match="no warehouse"):
         roi.measure_yield(tmp_path / "nothing.duckdb", f"sqlite:///{tmp_path / 'sor.db'}")
     assert not (tmp_path / "sor.db").exists()  # reading never creates a system of record
+    with duckdb.connect(str(tmp_path / "empty.duckdb")) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.triage_decisions (claim_number varchar, queue varchar, rule varchar, "
+                    "policy_verdict varchar, received_at timestamp, decided_at timestamp)")
+    with pytest.raises(roi.MissingWarehouse, match="no triage decisions yet"):
+        roi.measure_yield(tmp_path / "empty.duckdb", f"sqlite:///{tmp_path / 'sor.db'}")
 
 
 def test_the_social_figures_are_none_until_the_social_flow_has_run(tmp_path):
     warehouse, _, t0 = _home(tmp_path)
     assert roi.measure_social(warehouse) is None
+    with duckdb.connect(str(warehouse)) as con:  # declared but never written: still not run
+        con.execute("create table raw.social_tickets (severity varchar, opened_at timestamp)")
+    assert roi.measure_social(warehouse) is None
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table raw.social_tickets")
     tickets = pd.DataFrame({"severity": ["high", "low"], "first_post_at": [t0, t0],  # noqa: F841 - read by SQL
                             "opened_at": [t0 + timedelta(minutes=30), t0 + timedelta(minutes=90)]})
     with duckdb.connect(str(warehouse)) as con:
