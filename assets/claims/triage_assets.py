@@ -335,7 +335,11 @@ def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     report = audit.verify()
     if not report.intact:
         raise dg.Failure(f"audit log broken: {report.problem}", allow_retries=False)
-    return dg.MaterializeResult(metadata={"appended": len(appended), "entries": report.entries, "intact": True})
+    head = audit.anchor()  # the head also lives outside the database: the anchor file and this run's metadata
+    return dg.MaterializeResult(metadata={
+        "appended": len(appended), "entries": report.entries, "intact": True,
+        "head_seq": head["seq"], "head_mac": head["hash"], "anchor_file": dg.MetadataValue.path(str(audit.anchor_path)),
+    })
 
 
 @dg.asset(group_name=TRAINING, kinds={"sqlalchemy", "duckdb"})

@@ -17,7 +17,16 @@ def _log():
 def cmd_audit_verify(args) -> int:
     report = _log().verify()
     if not report.intact:
-        raise CliError(f"audit log broken at entry {report.first_bad_seq}: {report.problem}")
+        where = f" at entry {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+        raise CliError(f"audit log broken{where}: {report.problem}")
+    from connectors.system_of_record import ClaimsSystem
+
+    # Claim-state changes are in the chain: a claims table edited around it shows here.
+    routes = {claim: queue for claim, (queue, _) in ClaimsSystem(sor_url()).current_routes().items()}
+    outside = _log().verify_states(routes)
+    if outside:
+        raise CliError(f"claims table changed outside the audit trail: {outside[0]}"
+                       + (f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""))
     print(f"audit log intact: {report.entries} entries")
     return 0
 
