@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from connectors import schema
+from connectors.system_of_record import claims_table, outbox_table, review_items_table
 from models.pricing import PRICE_TABLE, PriceTable, TokenUsage
 
 __all__ = [
@@ -385,9 +387,9 @@ def _sor_exists(sor_url: str) -> bool:
     return True
 
 
-def _tables(con, schema: str) -> set[str]:
+def _tables(con, in_schema: str = schema.RAW_SCHEMA) -> set[str]:
     return {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = ?", [schema]).fetchall()}
+        "select table_name from information_schema.tables where table_schema = ?", [in_schema]).fetchall()}
 
 
 def _read_sor(sor_url: str, table: str) -> pd.DataFrame:
@@ -406,8 +408,7 @@ def _read_sor(sor_url: str, table: str) -> pd.DataFrame:
         engine.dispose()
 
 
-def measure_yield(warehouse: Path, sor_url: str, *, now: pd.Timestamp | None = None,
-                  raw_schema: str = "raw") -> MeasuredYield:
+def measure_yield(warehouse: Path, sor_url: str, *, now: pd.Timestamp | None = None) -> MeasuredYield:
     """Read what the platform did from the warehouse (`triage_decisions`, `status_drafts`, `model_calls`,
     `serving_costs`, `risk_scores`) and the system of record (`review_items`, `outbox`, `claims`).
 
@@ -422,28 +423,28 @@ def measure_yield(warehouse: Path, sor_url: str, *, now: pd.Timestamp | None = N
     if not warehouse.exists():
         raise MissingWarehouse(f"no warehouse at {warehouse}: run the demo or the claims flow first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        present = _tables(con, raw_schema)
-        if "triage_decisions" not in present:
+        present = _tables(con)
+        if schema.TRIAGE_DECISIONS.name not in present:
             raise MissingWarehouse(f"the warehouse at {warehouse} has no triage decisions yet: run the triage")
         decisions = con.execute(
             f"select claim_number, queue, rule, policy_verdict, received_at, decided_at "
-            f"from {raw_schema}.triage_decisions").df()
+            f"from {schema.TRIAGE_DECISIONS}").df()
         if decisions.empty:  # the tables exist before anything is decided (ensure_schema creates them)
             raise MissingWarehouse(f"the warehouse at {warehouse} has no triage decisions yet: run the triage")
-        drafts = con.execute(f"select claim_number, provenance, cost_usd from {raw_schema}.status_drafts").df() \
-            if "status_drafts" in present else pd.DataFrame(columns=["claim_number", "provenance", "cost_usd"])
-        calls = con.execute(f"select cost_usd from {raw_schema}.model_calls").df() \
-            if "model_calls" in present else pd.DataFrame(columns=["cost_usd"])
+        drafts = con.execute(f"select claim_number, provenance, cost_usd from {schema.STATUS_DRAFTS}").df() \
+            if schema.STATUS_DRAFTS.name in present else pd.DataFrame(columns=["claim_number", "provenance", "cost_usd"])
+        calls = con.execute(f"select cost_usd from {schema.MODEL_CALLS}").df() \
+            if schema.MODEL_CALLS.name in present else pd.DataFrame(columns=["cost_usd"])
         serving = con.execute(
             f"select sum(compute_seconds * price_per_hour / 3600) / nullif(sum(inferences), 0) "
-            f"from {raw_schema}.serving_costs").fetchone()[0] if "serving_costs" in present else None
+            f"from {schema.SERVING_COSTS}").fetchone()[0] if schema.SERVING_COSTS.name in present else None
         scores_per_claim = con.execute(
-            f"select count(*) / nullif(count(distinct claim_number), 0) from {raw_schema}.risk_scores"
-        ).fetchone()[0] if "risk_scores" in present else None
+            f"select count(*) / nullif(count(distinct claim_number), 0) from {schema.RISK_SCORES}"
+        ).fetchone()[0] if schema.RISK_SCORES.name in present else None
 
-    reviews = _read_sor(sor_url, "review_items")
-    outbox = _read_sor(sor_url, "outbox")
-    sor_claims = _read_sor(sor_url, "claims")
+    reviews = _read_sor(sor_url, review_items_table.name)
+    outbox = _read_sor(sor_url, outbox_table.name)
+    sor_claims = _read_sor(sor_url, claims_table.name)
     now = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
 
     latest = decisions.sort_values("decided_at").groupby("claim_number").tail(1).set_index("claim_number")
@@ -534,39 +535,41 @@ class SocialFigures:
     notes: list[str]
 
 
+# The social flow's tables (issue 13): the ticket store in the system of record, posts in the warehouse.
+SOCIAL_TICKETS = "social_tickets"
+SOCIAL_POSTS = "social_posts"
 SOCIAL_SECONDS_PER_POST = 20.0  # assumption: a person skimming a post in a monitoring tool
 SOCIAL_MINUTES_PER_TICKET = 10.0  # assumption: writing up an event and opening the ticket by hand
 
 
-def measure_social(warehouse: Path, *, raw_schema: str = "raw", seconds_per_post: float = SOCIAL_SECONDS_PER_POST,
+def measure_social(warehouse: Path, sor_url: str, *, seconds_per_post: float = SOCIAL_SECONDS_PER_POST,
                    minutes_per_ticket: float = SOCIAL_MINUTES_PER_TICKET) -> SocialFigures | None:
-    """The social flow's figures, or None when the flow has not run (its tables absent or empty).
+    """The social flow's figures, or None when the flow has not run (no ticket and no post yet).
 
-    Detection delay is ticket creation minus the first post of its event, read from the columns
-    the ticket carries (`opened_at`/`created_at` and `first_post_at`/`event_start`/`window_start`).
+    Tickets are the system of record's `social_tickets` (one per detected event), posts the
+    warehouse's `social_posts`. Detection delay is a ticket's creation minus its event's onset.
     """
     import duckdb
 
+    tickets = _read_sor(sor_url, SOCIAL_TICKETS)
+    posts = 0
     warehouse = Path(warehouse)
-    if not warehouse.exists():
-        return None
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        present = _tables(con, raw_schema) | {f"main.{t}" for t in _tables(con, "main")}
-        if "social_tickets" not in present:
-            return None
-        tickets = con.execute(f"select * from {raw_schema}.social_tickets").df()
-        posts = con.execute(f"select count(*) from {raw_schema}.social_posts").fetchone()[0] \
-            if "social_posts" in present else 0
+    if warehouse.exists():
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            if SOCIAL_POSTS in _tables(con):
+                posts = con.execute(f"select count(*) from {schema.RAW_SCHEMA}.{SOCIAL_POSTS}").fetchone()[0]
     if tickets.empty and not posts:
         return None
     notes = []
     severity = tickets["severity"].astype(str).value_counts().to_dict() if "severity" in tickets else {}
-    opened = next((c for c in ("opened_at", "created_at", "detected_at") if c in tickets), None)
-    start = next((c for c in ("first_post_at", "event_start", "window_start", "started_at") if c in tickets), None)
     delay = None
-    if opened and start:
-        delay = ((pd.to_datetime(tickets[opened]) - pd.to_datetime(tickets[start])).dt.total_seconds() / 60).dropna()
-    else:
-        notes.append("tickets carry no event start and open time: detection delay not measured")
+    if {"created_at", "onset"} <= set(tickets.columns):
+        delay = ((pd.to_datetime(tickets["created_at"]) - pd.to_datetime(tickets["onset"])).dt.total_seconds()
+                 / 60).dropna().reset_index(drop=True)
+        if len(delay) and delay.max() > 7 * 24 * 60:
+            notes.append("some events began more than a week before their ticket: replayed posts measure the "
+                         "replay, not live detection")
+    elif len(tickets):
+        notes.append("tickets carry no onset and creation time: detection delay not measured")
     hours = posts * seconds_per_post / 3600 + len(tickets) * minutes_per_ticket / 60
     return SocialFigures(int(posts), len(tickets), {str(k): int(v) for k, v in severity.items()}, delay, hours, notes)

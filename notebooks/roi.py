@@ -267,9 +267,9 @@ torn[["input", "low", "high", "unit", "npv_low", "npv_high", "swing"]].round(0)
 # feeds and opening tickets by hand. Its figures appear once the social flow has written its tables.
 
 # %%
-social = roi.measure_social(WAREHOUSE)
+social = roi.measure_social(WAREHOUSE, SOR_URL)
 if social is None:
-    print("social flow: not yet run (no raw.social_tickets in the warehouse)")
+    print("social flow: not yet run (no social ticket and no post in this home)")
 else:
     delay = social.detection_delay_minutes
     print(f"posts read: {social.posts_read}; tickets opened: {social.tickets} "

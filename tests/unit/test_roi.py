@@ -216,20 +216,26 @@ def test_a_home_without_a_warehouse_is_named(tmp_path):
 
 
 def test_the_social_figures_are_none_until_the_social_flow_has_run(tmp_path):
-    warehouse, _, t0 = _home(tmp_path)
-    assert roi.measure_social(warehouse) is None
-    with duckdb.connect(str(warehouse)) as con:  # declared but never written: still not run
-        con.execute("create table raw.social_tickets (severity varchar, opened_at timestamp)")
-    assert roi.measure_social(warehouse) is None
+    import sqlalchemy as sa
+
+    warehouse, url, t0 = _home(tmp_path)
+    assert roi.measure_social(warehouse, url) is None
+    engine = sa.create_engine(url)
+    with engine.begin() as con:  # the ticket store exists but no event was detected: still not run
+        con.execute(sa.text("create table social_tickets (ticket_id varchar, severity varchar, onset timestamp, "
+                            "created_at timestamp)"))
+    assert roi.measure_social(warehouse, url) is None
+    with engine.begin() as con:
+        con.execute(sa.text("insert into social_tickets values (:i, :s, :o, :c)"), [
+            {"i": "T1", "s": "high", "o": t0, "c": t0 + timedelta(minutes=30)},
+            {"i": "T2", "s": "low", "o": t0, "c": t0 + timedelta(minutes=90)},
+        ])
+    engine.dispose()
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("drop table raw.social_tickets")
-    tickets = pd.DataFrame({"severity": ["high", "low"], "first_post_at": [t0, t0],  # noqa: F841 - read by SQL
-                            "opened_at": [t0 + timedelta(minutes=30), t0 + timedelta(minutes=90)]})
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("create table raw.social_tickets as select * from tickets")
-        con.execute("create table raw.social_posts as select range as id from range(360)")
-    social = roi.measure_social(warehouse)
+        con.execute("create table raw.social_posts as select range as post_id from range(360)")
+    social = roi.measure_social(warehouse, url)
     assert social.tickets == 2 and social.posts_read == 360
-    assert social.detection_delay_minutes.tolist() == [30.0, 90.0]
+    assert social.tickets_by_severity == {"high": 1, "low": 1}
+    assert social.detection_delay_minutes.tolist() == [30.0, 90.0] and social.notes == []
     # 360 posts x 20 s = 2 h, plus 2 tickets x 10 min.
     assert social.handler_hours_saved == pytest.approx(2 + 20 / 60)
