@@ -138,6 +138,14 @@ QUARANTINED = table(
     owner=CLAIMS,
     doc="Every message that could not become a claim, with the reason.",
 )
+CLAIM_NOTES = table(
+    "claim_notes",
+    """content_hash varchar, claim_number varchar, sender varchar, changes varchar, status varchar,
+    noted_at timestamp, run_id varchar""",
+    key="content_hash",
+    owner=CLAIMS,
+    doc="A follow-up from a sender not allowed to change the claim: the changes it proposes, for a person.",
+)
 POLICIES = table(
     "policies",
     """policy_number varchar, holder_name varchar, holder_email varchar, holder_phone varchar,

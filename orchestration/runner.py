@@ -304,8 +304,19 @@ def run_demo(*, count: int, seed: int) -> int:
         claims = claims_for_inbox(policies, count=count, seed=seed, now=now, claims_seed=ClaimsHistoryConfig().seed)
         generate_inbox(count, seed, samples, policies, now=now, truth_path=home / "samples" / f"seed-{seed}.jsonl",
                        claims=claims)
+        from email.parser import BytesHeaderParser
+        from email.utils import parsedate_to_datetime
+
         for eml in sorted(samples.glob("*.eml")):
-            inbox.deliver(eml.read_bytes(), name=eml.name)
+            raw = eml.read_bytes()
+            item = inbox.deliver(raw, name=eml.name)
+            # Received time is the inbox's delivery time: the samples stand for mail that arrived over
+            # the last weeks, so each is delivered at the time it was sent.
+            try:
+                sent = parsedate_to_datetime(BytesHeaderParser().parsebytes(raw)["Date"]).timestamp()
+            except (TypeError, ValueError, IndexError):
+                continue
+            os.utime(item.path, (sent, sent))
         print(f"  inbox: delivered {count} sample e-mails to {inbox_dir() / 'new'}")
     else:
         print(f"  inbox: samples for seed {seed} were delivered before; reading what is new")

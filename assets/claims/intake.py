@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,9 +21,11 @@ from connectors.mail import MailMessage, MailParseError, parse_message
 from connectors.schema import (
     CLAIM_EMAILS,
     CLAIM_MESSAGES,
+    CLAIM_NOTES,
     EMAIL_RECEIPTS,
     MODEL_CALLS,
     PARSED_CLAIMS,
+    POLICIES,
     QUARANTINED,
 )
 from connectors.warehouse import Warehouse, records
@@ -63,7 +66,9 @@ def _email_row(item: InboxItem, msg: MailMessage, store: AttachmentStore, now: d
                 "skipped_reason": att.skipped_reason,
             }
         )
-    received = msg.date or datetime.fromtimestamp(item.mtime, UTC)
+    # Received = delivered to our inbox. The mail's own Date: header is the sender's claim and
+    # can be back-dated (regression: a back-dated follow-up won over the genuine first mail).
+    received = datetime.fromtimestamp(item.mtime, UTC)
     return {
         "content_hash": msg.content_hash,
         "message_id": msg.message_id,
@@ -220,22 +225,101 @@ def _claim_row(fields: ClaimFields, email: dict, run_id: str, signals: list[str]
         "follow_up_count": 0,
         "extractor_version": EXTRACTOR_VERSION,
         "updated_run_id": run_id,
-        "suspicious_signals": json.dumps(sorted(signals)),
+        "suspicious_signals": json.dumps(sorted({*signals, *value_signals(fields)})),
     }
 
 
-def merge_follow_up(claim: dict, fields: ClaimFields, email: dict, run_id: str, signals: list[str] = ()) -> dict:
-    """Fold a follow-up mail into its claim: fill missing fields, add photos, keep the first values."""
+# Signals raised on a claim's values; any signal sends the claim to a person (routing rule R2).
+UNVERIFIED_SENDER = "follow_up_from_unverified_sender"
+CONFLICTING_POLICY = "conflicting_policy_number"
+CHANGED_AMOUNT = "changed_amount"
+NEGATIVE_AMOUNT = "negative_amount"
+SEVERAL_POLICIES = "several_policy_numbers"
+_CHECKED_FIELDS = [n for n in EXTRACTED_FIELDS if n not in ("photos", "description", "claim_number")]
+
+
+def value_signals(fields: ClaimFields) -> list[str]:
+    """Signals a single mail's values raise by themselves (a negative amount: a refund, a typo or a trick)."""
+    amount = fields.estimated_amount
+    return [NEGATIVE_AMOUNT] if amount is not None and amount < 0 else []
+
+
+_NEGATIVE_AMOUNT = re.compile(
+    r"(?<![\w/-])[-\u2212\u2013]\s?(?:€\s?)?\d[\d\s.,']*\s?(?:€|eur\b|euros?\b)", re.IGNORECASE
+)
+
+
+def negative_amount_in(text: str) -> bool:
+    """A minus-signed amount in the mail ("-5000 EUR"): the field contract keeps amounts >= 0, so the
+    sign would be lost; a person reads it instead (a refund, a typo or a trick)."""
+    return bool(_NEGATIVE_AMOUNT.search(text or ""))
+
+
+def policy_numbers_in(text: str, rules: ExtractionRules) -> set[str]:
+    """Distinct policy numbers written in a mail (more than one is a conflict a person settles)."""
+    return {m.group("digits") for m in rules.policy_re().finditer(text or "")}
+
+
+def may_amend(sender: str | None, claim: dict, holder_emails: Iterable[str] = (), trusted: Iterable[str] = ()) -> bool:
+    """Whether a follow-up from `sender` may change the claim: the original sender, the policy
+    holder's known addresses, or a known broker or garage (an address, or `@domain`)."""
+    address = (sender or "").strip().lower()
+    if not address:
+        return False
+    known = {(claim.get("sender") or "").strip().lower(), *(h.strip().lower() for h in holder_emails if h)}
+    trusted = {t.strip().lower() for t in trusted if t and t.strip()}
+    domain = "@" + address.rsplit("@", 1)[-1]
+    return address in known or address in trusted or domain in trusted
+
+
+def follow_up_changes(claim: dict, fields: ClaimFields) -> dict[str, dict]:
+    """What a follow-up would change on the claim, field by field: `{field: {"from": old, "to": new}}`."""
+    out = {}
+    for name in _CHECKED_FIELDS:
+        if fields.has(name):
+            old, new = claim.get(name), getattr(fields, name)
+            if _missing(old) or str(old) != str(new):
+                out[name] = {"from": None if _missing(old) else str(old), "to": str(new)}
+    photos = [p for p in fields.photos if p not in json.loads(claim["photos"])]
+    if photos:
+        out["photos"] = {"from": None, "to": photos}
+    return out
+
+
+def merge_follow_up(
+    claim: dict, fields: ClaimFields, email: dict, run_id: str, signals: list[str] = (), *, allowed: bool = True
+) -> dict:
+    """Fold a follow-up mail into its claim: fill missing fields, add photos, keep the first values.
+
+    A value that contradicts the claim (another policy number, a changed amount) is not taken
+    and raises a signal; a follow-up from a sender not `allowed` to amend the claim changes no
+    field at all (its changes become a note a person accepts) and raises a signal too.
+    """
     merged = dict(claim)
     confidence = json.loads(claim["confidence"])
     provenance = json.loads(claim["provenance"])
-    for name in EXTRACTED_FIELDS:
-        if name in ("photos", "description", "claim_number"):
+    signals = [*signals, *value_signals(fields)]
+    if not allowed:
+        signals.append(UNVERIFIED_SENDER)
+        merged.update(
+            message_count=int(claim["message_count"]) + 1,
+            follow_up_count=int(claim["follow_up_count"]) + 1,
+            last_received_at=max(pd.Timestamp(claim["last_received_at"]), pd.Timestamp(email["received_at"])),
+            updated_run_id=run_id,
+            suspicious_signals=json.dumps(sorted({*json.loads(claim.get("suspicious_signals") or "[]"), *signals})),
+        )
+        return merged
+    for name in _CHECKED_FIELDS:
+        if not fields.has(name):
             continue
-        if _missing(merged.get(name)) and fields.has(name):
+        if _missing(merged.get(name)):
             merged[name] = getattr(fields, name)
             confidence[name] = fields.confidence.get(name, 0.0)
             provenance[name] = fields.provenance.get(name, "rules")
+        elif name == "policy_number" and str(merged[name]) != str(fields.policy_number):
+            signals.append(CONFLICTING_POLICY)
+        elif name == "estimated_amount" and str(merged[name]) != str(fields.estimated_amount):
+            signals.append(CHANGED_AMOUNT)
     photos = json.loads(claim["photos"])
     photos += [p for p in fields.photos if p not in photos]
     if photos:
@@ -270,6 +354,7 @@ def parse_pending(
     rules: ExtractionRules,
     limit: int | None = None,
     assist: Assist | None = None,
+    trusted_senders: Iterable[str] = (),
 ) -> ParseResult:
     """Turn every e-mail row not yet accounted for into a claim, a follow-up, or a quarantine entry.
 
@@ -308,6 +393,10 @@ def parse_pending(
                     email["body_text"], subject=email["subject"], defects=json.loads(email["defects"] or "[]")
                 )
                 signals[h] = finding.signals if finding.flagged else []
+                if len(policy_numbers_in(email["body_text"] or "", rules)) > 1:
+                    signals[h] = [*signals[h], SEVERAL_POLICIES]
+                if negative_amount_in(email["body_text"] or ""):
+                    signals[h] = [*signals[h], NEGATIVE_AMOUNT]
                 res.flagged += bool(finding.flagged)
         wanted = sorted({f.claim_number for f in extracted.values() if f.claim_number})
         claims = {
@@ -331,7 +420,14 @@ def parse_pending(
                 [reply_ids],
             ).fetchall()
         )
-        links, quarantine, touched = [], [], {}
+        holders: dict[str, set[str]] = {}
+        for policy, address in con.execute(
+            f"select policy_number, holder_email from {POLICIES} where holder_email is not null"
+            " and policy_number in (select unnest(?))",
+            [sorted({c["policy_number"] for c in claims.values() if c.get("policy_number")})],
+        ).fetchall():
+            holders.setdefault(policy, set()).add(address)
+        links, quarantine, touched, notes = [], [], {}, []
         for email in emails:
             res.messages += 1
             h = email["content_hash"]
@@ -352,8 +448,15 @@ def parse_pending(
                 fields = fields.model_copy(update={"claim_number": number})
                 res.linked_by_reply += 1
             if number in claims:
-                claims[number] = merge_follow_up(claims[number], fields, email, run_id, signals[h])
-                relation = "follow_up"
+                claim = claims[number]
+                allowed = may_amend(email["sender"], claim, holders.get(claim.get("policy_number"), ()),
+                                    trusted_senders)
+                if not allowed:
+                    notes.append({"content_hash": h, "claim_number": number, "sender": email["sender"],
+                                  "changes": json.dumps(follow_up_changes(claim, fields), default=str),
+                                  "status": "waiting", "noted_at": now, "run_id": run_id})
+                claims[number] = merge_follow_up(claim, fields, email, run_id, signals[h], allowed=allowed)
+                relation = "follow_up" if allowed else "note"
                 res.follow_ups += 1
             else:
                 claims[number] = _claim_row(fields, email, run_id, signals[h])
@@ -383,6 +486,7 @@ def parse_pending(
             warehouse.upsert(con, PARSED_CLAIMS, frame)
         warehouse.insert_new(con, CLAIM_MESSAGES, pd.DataFrame(links))
         warehouse.insert_new(con, QUARANTINED, pd.DataFrame(quarantine))
+        warehouse.insert_new(con, CLAIM_NOTES, pd.DataFrame(notes))
         con.execute("commit")
     for q in quarantine:
         res.quarantined[q["reason"]] = res.quarantined.get(q["reason"], 0) + 1
