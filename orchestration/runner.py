@@ -350,6 +350,14 @@ def run_demo(*, count: int, seed: int) -> int:
                       f"{triton.metrics_url}")
                 ok, text = run_triage()
                 print(text)
+    if ok:
+        from orchestration.commands.report import NotebookFailed, write_roi_report
+
+        try:
+            print(f"\nROI report           {write_roi_report()}  (does it pay? open it in a browser)")
+        except NotebookFailed as err:
+            print(f"\nROI report failed: {err}")
+            ok = False
     print(
         "\nWhere to look:\n"
         f"  warehouse (DuckDB)   {warehouse_path()}  tables raw.parsed_claims, raw.quarantined_emails, main.claim_features\n"
