@@ -192,3 +192,39 @@ def start_postgres(
     server.create_database(DEFAULT_DB)
     server.startup_seconds = time.monotonic() - started
     return server
+
+
+# DuckDB column types as PostgreSQL spells them (the rest, DATE, TIMESTAMP, INTEGER, BOOLEAN, DECIMAL(p,s),
+# BIGINT, are spelt the same).
+_PG_TYPES = {"VARCHAR": "text", "DOUBLE": "double precision", "FLOAT": "real", "BLOB": "bytea",
+             "TIMESTAMP WITH TIME ZONE": "timestamptz", "HUGEINT": "numeric(38, 0)", "UBIGINT": "numeric(20, 0)"}  # fmt: skip
+
+
+def copy_duckdb_schema(duckdb_path, url: str, schema: str = "raw") -> dict[str, int]:
+    """Copy every table of `schema` from a DuckDB file into Postgres (same names and types); rows per table."""
+    import duckdb  # noqa: PLC0415
+    import psycopg2  # noqa: PLC0415
+    from psycopg2.extras import execute_values  # noqa: PLC0415
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    parts = make_url(url)
+    copied = {}
+    with duckdb.connect(str(duckdb_path), read_only=True) as src:
+        tables = [r[0] for r in src.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [schema]).fetchall()]  # fmt: skip
+        dst = psycopg2.connect(host=parts.host, port=parts.port, user=parts.username, dbname=parts.database)
+        try:
+            with dst, dst.cursor() as cur:
+                cur.execute(f'create schema if not exists "{schema}"')
+                for table in tables:
+                    columns = src.execute(f'describe "{schema}"."{table}"').fetchall()
+                    spec = ", ".join(f'"{c[0]}" {_PG_TYPES.get(c[1], c[1])}' for c in columns)
+                    cur.execute(f'drop table if exists "{schema}"."{table}"')
+                    cur.execute(f'create table "{schema}"."{table}" ({spec})')
+                    rows = src.execute(f'select * from "{schema}"."{table}"').fetchall()
+                    if rows:
+                        execute_values(cur, f'insert into "{schema}"."{table}" values %s', rows)
+                    copied[table] = len(rows)
+        finally:
+            dst.close()
+    return copied

@@ -8,9 +8,16 @@ with history as (
 
 ),
 
+-- The latest decision per claim wins (a subquery, not QUALIFY: Postgres has no QUALIFY).
 review_labels as (
 
-    select * from {{ source('raw', 'review_labels') }}
+    select * from (
+        select
+            *,
+            row_number() over (partition by claim_number order by decided_at desc) as decision_rank
+        from {{ source('raw', 'review_labels') }}
+    ) as ranked
+    where decision_rank = 1
 
 ),
 
@@ -55,7 +62,7 @@ labelled as (
 
     union all
 
-    -- A reviewer's decision on a live claim is a label too; the latest decision wins.
+    -- A reviewer's decision on a live claim is a label too.
     select
         features.claim_number,
         features.policy_number,
@@ -81,9 +88,6 @@ labelled as (
     inner join features
         on features.claim_number = review_labels.claim_number
     where features.policy_found and features.incident_date is not null
-    qualify row_number() over (
-        partition by review_labels.claim_number order by review_labels.decided_at desc
-    ) = 1
 
 )
 
