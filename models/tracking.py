@@ -60,6 +60,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's environment: MLflow's job runner off, no usage telemetry.
+
+    MLflow 3.17 starts a job runner (huey consumer plus a pool of helper workers)
+    beside every SQL-backed server, for server-side jobs (trace rollups, scorers)
+    that lineage and the registry never use; on a 2-core machine those processes
+    took the CPU the server needed to answer the training run's calls.
+    """
+    env = dict(os.environ if base is None else base)
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    return env
+
+
 def start_tracking_server(
     root: Path, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: float = 90, reuse: bool = True
 ) -> TrackingServer:
@@ -80,7 +94,7 @@ def start_tracking_server(
         "--workers", "1",
     ]  # fmt: skip
     log = open(log_path, "ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_environment())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
