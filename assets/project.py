@@ -7,6 +7,13 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+DBT_LOCAL_TARGET = "local"  # DuckDB file under $CLAIMFLOW_HOME
+DBT_PROD_TARGET = "prod"  # Postgres (dbt/profiles.yml)
+
+
+def dbt_target_for(environment: str) -> str:
+    """The profiles.yml target of a Claimflow environment: `prod` for prod, else `local`."""
+    return DBT_PROD_TARGET if environment.strip().lower() == "prod" else DBT_LOCAL_TARGET
 
 
 def claimflow_home() -> Path:
@@ -42,23 +49,5 @@ def mlflow_dir() -> Path:
     return claimflow_home() / "mlflow"
 
 
-def mlflow_tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI`, else the local server on `CLAIMFLOW_MLFLOW_PORT` (5000)."""
-    explicit = os.environ.get("MLFLOW_TRACKING_URI")
-    if explicit:
-        return explicit
-    return f"http://127.0.0.1:{os.environ.get('CLAIMFLOW_MLFLOW_PORT', '5000')}"
-
-
 def triton_repository() -> Path:
     return claimflow_home() / "triton" / "models"
-
-
-def triton_ports() -> tuple[int, int, int]:
-    """(http, grpc, metrics): `CLAIMFLOW_TRITON_{HTTP,GRPC,METRICS}_PORT`, default 8000, 8001, 8002."""
-    env = os.environ
-    return (
-        int(env.get("CLAIMFLOW_TRITON_HTTP_PORT", 8000)),
-        int(env.get("CLAIMFLOW_TRITON_GRPC_PORT", 8001)),
-        int(env.get("CLAIMFLOW_TRITON_METRICS_PORT", 8002)),
-    )

@@ -72,12 +72,13 @@ def main() -> int:
             os.environ[f"CLAIMFLOW_TRITON_{var}_PORT"] = str(free_port())
         import dagster as dg
 
-        from assets.project import mlflow_dir, mlflow_tracking_uri
+        from assets.project import mlflow_dir
         from connectors.samples.policies import build_policy_table
         from connectors.system_of_record import SqlPolicySystem
         from models.tracking import start_tracking_server
         from orchestration.resources import DEMO_APPROVER
         from orchestration.runner import run_job, run_lifecycle, start_serving
+        from orchestration.settings import settings
 
         home.mkdir(parents=True)
         policies = build_policy_table()
@@ -87,7 +88,7 @@ def main() -> int:
         history = {"ops": {"claims_history": {"config": {"as_of": (today - timedelta(days=120)).isoformat()}}}}
         assert run_job("claims_history_sync", history).success
         n_claims = land_claims(home, policies, args.claims, today)
-        port = int(mlflow_tracking_uri().rsplit(":", 1)[1])
+        port = settings().mlflow_port
         with start_tracking_server(mlflow_dir(), port=port) as mlflow:
             features_job = "bench_features"
             from orchestration.definitions import build_definitions

@@ -55,10 +55,11 @@ from models.tracking import is_healthy
 if claimflow_home:
     os.environ["CLAIMFLOW_HOME"] = str(Path(claimflow_home).resolve())
 from assets.project import claimflow_home as _home
-from assets.project import mlflow_tracking_uri, warehouse_path
+from assets.project import warehouse_path
+from orchestration.settings import settings
 
 HOME = _home()
-URI = tracking_uri or mlflow_tracking_uri()
+URI = tracking_uri or settings().mlflow_tracking_uri
 if not is_healthy(URI):
     raise RuntimeError(f"MLflow is not reachable at {URI}: start it (make ui) or pass tracking_uri")
 plt.rcParams.update({"figure.figsize": (9, 4.2), "figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,

@@ -72,11 +72,11 @@ def cmd_sample_inbox(args) -> int:
 
 
 def cmd_policies_seed(args) -> int:
-    from assets.project import system_of_record_path
     from connectors.samples.policies import build_policy_table
     from connectors.system_of_record import SqlPolicySystem
+    from orchestration.commands.review import sor_url
 
-    url = args.url or f"sqlite:///{system_of_record_path()}"
+    url = args.url or sor_url()
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     system = SqlPolicySystem(url)

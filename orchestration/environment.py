@@ -13,7 +13,12 @@ class Environment(str, Enum):
 
 def get_environment() -> Environment:
     """`CLAIMFLOW_ENV` (`local` or `prod`); LOCAL when unset."""
-    raw = os.environ.get("CLAIMFLOW_ENV", Environment.LOCAL.value).strip().lower()
+    return parse_environment(os.environ.get("CLAIMFLOW_ENV"))
+
+
+def parse_environment(value: str | None) -> Environment:
+    """The environment named by `value` (`local` or `prod`, any case); LOCAL when empty."""
+    raw = (value or Environment.LOCAL.value).strip().lower()
     try:
         return Environment(raw)
     except ValueError:

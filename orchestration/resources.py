@@ -1,22 +1,19 @@
-"""Resources per environment: one dict each, the same keys in every environment."""
+"""Resources per environment: one dict each, the same keys in every environment.
+
+Every value comes from `orchestration.settings`. In PROD the service locations that may carry
+credentials (system of record, MLflow) stay `dg.EnvVar` references, resolved when a run
+starts, so their values never appear in the definitions or the UI.
+"""
 
 from __future__ import annotations
 
-import getpass
 import os
 
 import dagster as dg
 
 from assets.dbt.project import dbt_resource
-from assets.project import (
-    attachments_dir,
-    inbox_dir,
-    mlflow_tracking_uri,
-    system_of_record_path,
-    triton_ports,
-    triton_repository,
-    warehouse_path,
-)
+from assets.monitoring.live import AlertsResource
+from assets.monitoring.telemetry import TelemetryResource
 from assets.resources import (
     AttachmentStoreResource,
     GovernanceResource,
@@ -27,16 +24,9 @@ from assets.resources import (
 )
 from assets.serving.assets import TritonResource
 from orchestration.environment import Environment
+from orchestration.settings import DEMO_APPROVER, Settings, settings
 
-# The embedded default approves with a named demo approver, and says so wherever it does.
-DEMO_APPROVER = "demo.approver"
-LOCAL_APPROVERS = (DEMO_APPROVER, "risk.officer")
-
-
-def approvers(default: tuple[str, ...] = LOCAL_APPROVERS) -> list[str]:
-    """`CLAIMFLOW_APPROVERS` (comma-separated), else `default`."""
-    raw = os.environ.get("CLAIMFLOW_APPROVERS")
-    return [n.strip() for n in raw.split(",") if n.strip()] if raw else list(default)
+__all__ = ["DEMO_APPROVER", "current_user", "resources_for"]
 
 
 def current_user() -> str:
@@ -45,49 +35,56 @@ def current_user() -> str:
     from connectors.identity import TOKEN_ENV, username_for_token
 
     token = os.environ.get(TOKEN_ENV)
-    if token:
-        sor = os.environ.get("CLAIMFLOW_SOR_URL") or f"sqlite:///{system_of_record_path()}"
-        owner = username_for_token(sor, token)
+    if token and settings().sor_url:
+        owner = username_for_token(settings().ready_sor_url(), token)
         if owner:
             return owner
-    return os.environ.get("CLAIMFLOW_USER") or getpass.getuser()
+    return settings().user
 
 
-def _local() -> dict:
+def _local(s: Settings) -> dict:
     return {
-        "inbox": InboxResource(root=str(inbox_dir())),
-        "attachments": AttachmentStoreResource(root=str(attachments_dir())),
-        "warehouse": WarehouseResource(path=str(warehouse_path())),
-        "system_of_record": SystemOfRecordResource(url=f"sqlite:///{system_of_record_path()}"),
-        "dbt": dbt_resource(),
-        "mlflow": MlflowResource(tracking_uri=mlflow_tracking_uri()),
-        "governance": GovernanceResource(approvers=approvers(), trained_by=current_user()),
+        "inbox": InboxResource(root=str(s.inbox_dir)),
+        "attachments": AttachmentStoreResource(root=str(s.attachments_dir)),
+        "warehouse": WarehouseResource(path=str(s.warehouse_path)),
+        # The same URL the CLI writes to: CLAIMFLOW_SOR_URL when set, else the SQLite file.
+        "system_of_record": SystemOfRecordResource(url=s.sor_url),
+        "dbt": dbt_resource(s.dbt_target),
+        "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri),
+        "governance": GovernanceResource(approvers=list(s.approvers), trained_by=current_user()),
         "triton": TritonResource(
-            url_grpc=f"127.0.0.1:{triton_ports()[1]}",
-            repository=str(triton_repository()),
-            onnx_fallback=os.environ.get("CLAIMFLOW_SCORING_FALLBACK") == "onnxruntime",
+            url_grpc=s.triton_grpc_url,
+            repository=str(s.triton_repository),
+            onnx_fallback=s.scoring_fallback_onnx,
         ),
+        "telemetry": TelemetryResource(home=str(s.home), otlp_endpoint=s.otlp_endpoint),
+        "alerts": AlertsResource(webhook_url=s.alert_webhook_url),
     }
 
 
-def _prod() -> dict:
+def _prod(s: Settings) -> dict:
     return {
         "inbox": InboxResource(root=dg.EnvVar("CLAIMFLOW_INBOX_DIR")),
         "attachments": AttachmentStoreResource(root=dg.EnvVar("CLAIMFLOW_ATTACHMENTS_DIR")),
         "warehouse": WarehouseResource(path=dg.EnvVar("CLAIMFLOW_WAREHOUSE")),
         "system_of_record": SystemOfRecordResource(url=dg.EnvVar("CLAIMFLOW_SOR_URL")),
-        "dbt": dbt_resource(),  # target from CLAIMFLOW_DBT_TARGET (prod: Postgres)
+        "dbt": dbt_resource(s.dbt_target),  # prod: Postgres
         "mlflow": MlflowResource(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI")),
-        # No default approvers in production: nobody approves until CLAIMFLOW_APPROVERS names them.
-        "governance": GovernanceResource(approvers=approvers(default=()), trained_by=current_user()),
+        # No default approvers in production (settings): nobody approves until CLAIMFLOW_APPROVERS names them.
+        "governance": GovernanceResource(approvers=list(s.approvers), trained_by=current_user()),
         "triton": TritonResource(
             url_grpc=dg.EnvVar("CLAIMFLOW_TRITON_GRPC_URL"),
             repository=dg.EnvVar("CLAIMFLOW_TRITON_REPOSITORY"),
-            onnx_fallback=os.environ.get("CLAIMFLOW_SCORING_FALLBACK") == "onnxruntime",
+            onnx_fallback=s.scoring_fallback_onnx,
         ),
+        "telemetry": TelemetryResource(home=str(s.home), otlp_endpoint=s.otlp_endpoint),
+        "alerts": AlertsResource(webhook_url=s.alert_webhook_url),
     }
 
 
-def resources_for(env: Environment) -> dict:
-    """The resource dict for `env`."""
-    return {Environment.LOCAL: _local, Environment.PROD: _prod}[env]()
+def resources_for(env: Environment | None = None, s: Settings | None = None) -> dict:
+    """The resource dict for `env` (default: the settings' environment)."""
+    s = s or settings()
+    if env is not None and env is not s.env:  # asked for the other environment (tests, snapshots)
+        s = Settings.from_environ({**os.environ, "CLAIMFLOW_ENV": env.value})
+    return {Environment.LOCAL: _local, Environment.PROD: _prod}[env or s.env](s)

@@ -17,6 +17,7 @@ from assets.project import (
     inbox_dir,
     warehouse_path,
 )
+from orchestration.settings import settings
 
 DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.local.yaml"
 
@@ -143,7 +144,6 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
     """Train, gate, approve as the demo approver and promote; returns (success, text to print)."""
     from assets.project import reports_dir
     from assets.resources import registry_for
-    from orchestration.environment import Environment
     from orchestration.resources import resources_for
 
     lines = []
@@ -175,7 +175,7 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
     if not result.success:
         return False, "\n".join(lines + [f"  training run failed: {first_failure(result)}"])
 
-    res = resources_for(Environment.LOCAL)
+    res = resources_for()
     registry = registry_for(res["mlflow"], res["system_of_record"], res["governance"])
     if candidate.get("reused"):
         # Same data, code and parameters as an existing version: nothing to approve or promote.
@@ -199,25 +199,23 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
 
 def start_serving(tracking_uri: str):
     """Write the champion into the Triton repository and start Triton on it (loopback); the caller stops it."""
-    from assets.project import triton_ports, triton_repository
     from assets.resources import registry_for
     from models.lineage import download_onnx
     from models.registry import CHAMPION, MODEL_NAME
     from models.serving.repository import write_config, write_model_version
     from models.serving.server import start_triton
-    from orchestration.environment import Environment
     from orchestration.resources import resources_for
 
-    res = resources_for(Environment.LOCAL)
+    res = resources_for()
     champion = registry_for(res["mlflow"], res["system_of_record"], res["governance"]).alias_version(CHAMPION)
     if champion is None:
         raise RuntimeError("no champion model to serve: run the demo or promote a version first")
-    repo = triton_repository()
+    s = settings()
+    repo = s.triton_repository
     write_model_version(repo, champion, download_onnx(tracking_uri, MODEL_NAME, champion))
     write_config(repo, [champion])
-    http, grpc, metrics = triton_ports()
-    server = start_triton(repo, http_port=http, grpc_port=grpc, metrics_port=metrics,
-                          log_path=claimflow_home() / "logs" / "triton.log")
+    server = start_triton(repo, http_port=s.triton_http_port, grpc_port=s.triton_grpc_port,
+                          metrics_port=s.triton_metrics_port, log_path=s.home / "logs" / "triton.log")
     return server, champion
 
 
@@ -225,8 +223,6 @@ def run_triage() -> tuple[bool, str]:
     """Score, route, assign, draft, write the system of record, audit, KPIs; returns (success, summary)."""
     from datetime import UTC, datetime
 
-    from connectors.audit import AuditLog
-    from orchestration.environment import Environment
     from orchestration.resources import resources_for
 
     result = run_job("claims_triage")
@@ -245,7 +241,7 @@ def run_triage() -> tuple[bool, str]:
                      f"{sc['seconds_per_inference'] * 1e6:.1f} us compute per claim, queue share {sc['queue_share']:.0%})")
     if not result.success:
         return False, "\n".join(lines + [f"  triage failed: {first_failure(result)}"])
-    res = resources_for(Environment.LOCAL)
+    res = resources_for()
     system = res["system_of_record"].claims()
     counts = system.counts(datetime.now(UTC).replace(tzinfo=None))
     lines.append("  routes by queue    " + ", ".join(f"{q} {n}" for q, n in counts["by_queue"].items()))
@@ -267,7 +263,7 @@ def run_triage() -> tuple[bool, str]:
     sor = md.get("system_of_record_updates", {})
     lines.append(f"  new decisions      {sor.get('new_decisions', 0)} claim state changes, "
                  f"{sor.get('new_messages', 0)} new customer messages, {sor.get('unchanged', 0)} unchanged")
-    report = AuditLog(res["system_of_record"]._ready_url()).verify()
+    report = res["system_of_record"].audit().verify()
     lines.append(f"  audit verify       {'intact' if report.intact else 'BROKEN: ' + str(report.problem)}, "
                  f"{report.entries} entries")
     return report.intact, "\n".join(lines)
@@ -277,15 +273,15 @@ def run_demo(*, count: int, seed: int) -> int:
     """Seed the policy register, fill the inbox with sample mail, run the flow, say where to look."""
     from datetime import UTC, datetime
 
-    from assets.project import system_of_record_path
     from connectors.inbox import MaildirInbox
     from connectors.samples.inbox import claims_for_inbox, generate_inbox
     from connectors.samples.policies import build_policy_table
     from connectors.system_of_record import SqlPolicySystem
 
-    home = claimflow_home()
+    s = settings()
+    home = s.home
     print(f"Claimflow demo: everything goes under {home} (delete it for a clean reset)")
-    system = SqlPolicySystem(f"sqlite:///{system_of_record_path()}")
+    system = SqlPolicySystem(s.ready_sor_url())
     home.mkdir(parents=True, exist_ok=True)
     policies = build_policy_table()
     if not system.policy_count():
@@ -333,13 +329,12 @@ def run_demo(*, count: int, seed: int) -> int:
     if not summary.success:
         return 1
 
-    from assets.project import mlflow_dir, mlflow_tracking_uri, reports_dir
+    from assets.project import mlflow_dir, reports_dir
     from models.tracking import start_tracking_server
     from orchestration.resources import DEMO_APPROVER
 
     print("\nRisk model lifecycle (MLflow tracking server on loopback, started for the demo):")
-    port = int(mlflow_tracking_uri().rsplit(":", 1)[1])
-    with start_tracking_server(mlflow_dir(), port=port) as server:
+    with start_tracking_server(mlflow_dir(), port=s.mlflow_port) as server:
         ok, text = run_lifecycle(DEMO_APPROVER)
         print(text)
         if ok:

@@ -16,15 +16,18 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dbt.errors import DagsterDbtManifestNotFoundError
 
 from assets.dbt.translator import dbt_asset_key
-from assets.project import DBT_PROJECT_DIR, warehouse_path
+from assets.project import DBT_PROJECT_DIR, dbt_target_for, warehouse_path
 
-LOCAL_TARGET = "local"
 MANIFEST_COMMAND = "make dbt-manifest"
 
 
 def dbt_target() -> str:
-    """The profiles.yml target: `$CLAIMFLOW_DBT_TARGET`, `local` (DuckDB) by default."""
-    return os.environ.get("CLAIMFLOW_DBT_TARGET") or LOCAL_TARGET
+    """The profiles.yml target: `$CLAIMFLOW_DBT_TARGET` when set, else derived from `CLAIMFLOW_ENV`.
+
+    Read here, at import, because the dbt project (and the manifest's schemas) must be known
+    when the definitions load; `orchestration.settings.Settings.dbt_target` is the same value.
+    """
+    return os.environ.get("CLAIMFLOW_DBT_TARGET") or dbt_target_for(os.environ.get("CLAIMFLOW_ENV") or "local")
 
 
 dbt_project = DbtProject(
@@ -50,9 +53,9 @@ def dbt_executable() -> str:
     return os.fspath(beside_python) if beside_python.exists() else "dbt"
 
 
-def dbt_resource() -> DbtCliResource:
-    """The `dbt` resource, on the project's profiles and target."""
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+def dbt_resource(target: str | None = None) -> DbtCliResource:
+    """The `dbt` resource, on the project's profiles and `target` (default: the project's)."""
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable(), target=target or dbt_project.target)
 
 
 def dbt_args(command: str, *extra: str) -> list[str]:

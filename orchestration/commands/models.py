@@ -15,10 +15,11 @@ from orchestration.commands import CliError, Parser
 
 def registry_uri() -> str:
     """The registry to govern: the MLflow server, else (embedded default) its SQLite store directly."""
-    from assets.project import mlflow_dir, mlflow_tracking_uri
+    from assets.project import mlflow_dir
     from models.tracking import is_healthy
+    from orchestration.settings import settings
 
-    uri = mlflow_tracking_uri()
+    uri = settings().mlflow_tracking_uri
     if is_healthy(uri, timeout=0.5):
         return uri
     # Governance only touches the registry's tables, which the local store holds directly.

@@ -134,12 +134,11 @@ def render(name: str, out: Path, parameters: Mapping[str, object], *, timeout: i
 
 def check_roi_inputs() -> None:
     """Raise CliError (one line) when the home has no warehouse or no triage decisions to measure."""
-    import os
-
-    from assets.project import system_of_record_path, warehouse_path
+    from assets.project import warehouse_path
     from monitoring.roi import MissingWarehouse, measure_yield
+    from orchestration.commands.review import sor_url
 
-    sor = os.environ.get("CLAIMFLOW_SOR_URL") or f"sqlite:///{system_of_record_path()}"
+    sor = sor_url()
     try:
         measure_yield(warehouse_path(), sor)
     except MissingWarehouse as err:
@@ -152,10 +151,11 @@ def tracking_server() -> Iterator[str]:
     server started for the report over the home's local store (stopped afterwards)."""
     import os
 
-    from assets.project import mlflow_dir, mlflow_tracking_uri
+    from assets.project import mlflow_dir
     from models.tracking import free_port, is_healthy, start_tracking_server
+    from orchestration.settings import settings
 
-    uri = mlflow_tracking_uri()
+    uri = settings().mlflow_tracking_uri
     if is_healthy(uri):
         yield uri
         return

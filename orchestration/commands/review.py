@@ -18,15 +18,13 @@ STATUSES = ("waiting", "claimed", "decided", "superseded", "all")
 
 
 def sor_url() -> str:
-    """The system of record's SQLAlchemy URL (`CLAIMFLOW_SOR_URL`, else SQLite under `$CLAIMFLOW_HOME`)."""
-    from assets.project import system_of_record_path
+    """The system of record's SQLAlchemy URL, from the settings (the same one the assets write to)."""
+    from orchestration.settings import SettingsError, settings
 
-    explicit = os.environ.get("CLAIMFLOW_SOR_URL")
-    if explicit:
-        return explicit
-    path = system_of_record_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    try:
+        return settings().ready_sor_url()
+    except SettingsError as err:
+        raise CliError(str(err)) from None
 
 
 def claim_timeout_minutes() -> float:

@@ -8,13 +8,14 @@ from orchestration.commands import CliError
 
 
 def cmd_serve(args) -> int:
-    from assets.project import mlflow_dir, mlflow_tracking_uri
+    from assets.project import mlflow_dir
     from models.serving.server import TritonError
     from models.tracking import start_tracking_server
     from orchestration.runner import prepare_dagster_home, start_serving
+    from orchestration.settings import settings
 
     prepare_dagster_home()
-    port = int(mlflow_tracking_uri().rsplit(":", 1)[1])
+    port = settings().mlflow_port
     with start_tracking_server(mlflow_dir(), port=port) as mlflow:
         try:
             triton, champion = start_serving(mlflow.url)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 
 def cmd_ui(args) -> int:
-    from assets.project import PROJECT_ROOT, mlflow_dir, mlflow_tracking_uri
+    from assets.project import PROJECT_ROOT, mlflow_dir
     from models.tracking import start_tracking_server
     from orchestration.runner import prepare_dagster_home
+    from orchestration.settings import settings
 
     home = prepare_dagster_home()
-    port = int(mlflow_tracking_uri().rsplit(":", 1)[1])
+    port = settings().mlflow_port
     with start_tracking_server(mlflow_dir(), port=port) as mlflow:
         print(f"MLflow UI   {mlflow.url}  (registry: {mlflow.url}/#/models/claims_risk)")
         print(f"Dagster UI  http://127.0.0.1:{args.port}  (instance {home})")
