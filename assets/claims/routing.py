@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from assets.claims.verification import PolicyVerdict
@@ -235,3 +236,169 @@ def _missing(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # array-likes are values, not gaps
         return False
+
+
+# ------------------------------------------------------------------ the same rules over a frame
+
+
+def route_frame(
+    claims: pd.DataFrame,
+    verdict_passed: Any,
+    verdict_code: Any,
+    verdict_reason: Any,
+    thresholds: TriageThresholds | None = None,
+) -> pd.DataFrame:
+    """`route` for every row of `claims` at once: the rules are column masks, not a loop over rows.
+
+    `verdict_*` are the policy verdict's fields per row (same order). Returns one row per claim
+    with `claim_number`, `queue`, `rule`, `reason`, `inputs` (dict), `needs_human`, `skill` and
+    `proposed_queue`, equal to `route(record, verdict, thresholds)` on each row as
+    `connectors.warehouse.records` gives it (tests/unit/test_routing.py checks both agree on
+    generated claims). Values are read with the scalar rules' own parsing, one column at a time.
+    """
+    t = thresholds or TriageThresholds()
+    n = len(claims)
+    passed = np.asarray(verdict_passed, dtype=bool).reshape(n)
+    codes, verdict_reasons = list(verdict_code), list(verdict_reason)
+
+    confidence, confidence_x = _numbers(claims, "min_confidence")
+    suspicious_raw = _raw(claims, "suspicious_content")
+    suspicious = np.fromiter((_flag(v) for v in suspicious_raw), dtype=bool, count=n)
+    risk, risk_x = _numbers(claims, "risk_score")
+    reused_list = [_flag(v) for v in _raw(claims, "photo_reused")]
+    reused = np.asarray(reused_list, dtype=bool).reshape(n)
+    loss = [_text(v) for v in _raw(claims, "loss_type")]
+    amount, amount_x = _amounts(claims)
+    poor, poor_x = _numbers(claims, "poor_photos")
+    with np.errstate(invalid="ignore"):
+        r1 = np.isnan(confidence_x) | (confidence_x < t.min_extraction_confidence)
+        r2 = ~r1 & suspicious
+        r3 = ~r1 & ~r2 & ~passed
+        r4 = ~r1 & ~r2 & ~r3 & np.isnan(risk_x)
+        held = r1 | r2 | r3 | r4
+        fraud_risk = risk_x >= t.fraud_threshold
+        fraud = reused | fraud_risk
+        review_risk = risk_x >= t.review_threshold
+        special_loss = np.fromiter((x in t.specialist_loss_types for x in loss), dtype=bool, count=n)
+        big = amount_x >= t.specialist_amount_eur
+        specialist = ~fraud & (review_risk | special_loss | big)
+        amount_ok = amount_x <= t.fast_track_max_amount_eur
+        risk_ok = risk_x < t.fast_track_max_risk
+        photos_ok = poor_x == 0
+        fast = ~fraud & ~specialist & amount_ok & risk_ok & photos_ok
+    work_queue = np.select([fraud, specialist, fast], [FRAUD_REVIEW, SPECIALIST, FAST_TRACK], STANDARD).astype(object)
+
+    queue = np.where(held, HUMAN_REVIEW, work_queue).astype(object)
+    rule = np.select([r1, r2, r3, r4, fraud, specialist, fast], list(RULES[:7]), RULES[7]).astype(object)
+    reason: list[str] = [""] * n
+    inputs: list[dict] = [{}] * n
+    skill: list[str | None] = [None] * n
+
+    for i in np.flatnonzero(r1):
+        c = confidence[i]
+        shown = "unmeasured" if c is None else f"{c:.2f}"
+        reason[i] = f"weakest extracted field confidence {shown} is below {t.min_extraction_confidence:.2f}"
+        inputs[i] = {"min_confidence": c, "min_extraction_confidence": t.min_extraction_confidence}
+    for i in np.flatnonzero(r2):
+        s = suspicious_raw[i]
+        reason[i] = "the message contains text that tries to instruct the system"
+        inputs[i] = {"suspicious_content": s if isinstance(s, (bool, str)) else True}
+    for i in np.flatnonzero(r3):
+        reason[i] = f"policy verification failed: {codes[i]}"
+        inputs[i] = {"policy_verdict": codes[i], "verdict_reason": verdict_reasons[i]}
+    for i in np.flatnonzero(r4):
+        reason[i], inputs[i] = "no risk score (scoring unavailable)", {"risk_score": None}
+    for i in np.flatnonzero(held):
+        skill[i] = loss[i]
+
+    work = ~held
+    for i in np.flatnonzero(work & fraud):
+        r = risk[i]
+        why = ["a photo was already used on another claim"] if reused_list[i] else []
+        if fraud_risk[i]:
+            why.append(f"risk {r:.2f} >= fraud threshold {t.fraud_threshold:.2f}")
+        reason[i] = "; ".join(why)
+        inputs[i] = {"photo_reused": reused_list[i], "risk_score": r, "fraud_threshold": t.fraud_threshold}
+        skill[i] = "fraud"
+    specialist_types = list(t.specialist_loss_types)
+    for i in np.flatnonzero(work & specialist):
+        r, a, lt = risk[i], amount[i], loss[i]
+        why = []
+        if review_risk[i]:
+            why.append(f"risk {r:.2f} >= review threshold {t.review_threshold:.2f}")
+        if special_loss[i]:
+            why.append(f"{lt} claims go to specialists")
+        if big[i]:
+            why.append(f"amount {a:.2f} EUR >= {t.specialist_amount_eur:.0f} EUR")
+        reason[i] = "; ".join(why)
+        inputs[i] = {
+            "risk_score": r, "review_threshold": t.review_threshold, "loss_type": lt,
+            "specialist_loss_types": list(specialist_types), "amount_eur": a,
+            "specialist_amount_eur": t.specialist_amount_eur,
+        }  # fmt: skip
+        skill[i] = lt or "general"
+    for i in np.flatnonzero(work & ~fraud & ~specialist):
+        r, a, p = risk[i], amount[i], poor[i]
+        inputs[i] = {
+            "amount_eur": a, "fast_track_max_amount_eur": t.fast_track_max_amount_eur, "risk_score": r,
+            "fast_track_max_risk": t.fast_track_max_risk, "poor_photos": None if p is None else int(p),
+        }  # fmt: skip
+        if fast[i]:
+            reason[i] = (
+                f"amount {a:.2f} EUR <= {t.fast_track_max_amount_eur:.0f} EUR, risk {r:.2f} < "
+                f"{t.fast_track_max_risk:.2f}, photos usable"
+            )
+            continue
+        blockers = []
+        if not amount_ok[i]:
+            blockers.append("amount unknown" if a is None else f"amount {a:.2f} EUR above fast-track")
+        if not risk_ok[i]:
+            blockers.append("risk unknown" if r is None else f"risk {r:.2f} not below {t.fast_track_max_risk:.2f}")
+        if not photos_ok[i]:
+            blockers.append("photo quality unknown" if p is None else f"{int(p)} poor photo(s)")
+        reason[i] = "not fast-track: " + "; ".join(blockers)
+        skill[i] = "general"
+
+    return pd.DataFrame({
+        "claim_number": [_text(v) for v in _raw(claims, "claim_number")],
+        "queue": queue,
+        "rule": rule,
+        "reason": reason,
+        "inputs": inputs,
+        "needs_human": held | (work_queue == FRAUD_REVIEW),
+        "skill": skill,
+        "proposed_queue": np.where(held, work_queue, None).astype(object),
+    }, index=claims.index)  # fmt: skip
+
+
+def _raw(frame: pd.DataFrame, column: str) -> list:
+    """A column's values as `records` gives them (None for NaN/NaT/NA), or all None when absent."""
+    if column not in frame.columns:
+        return [None] * len(frame)
+    values = frame[column]
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> tuple[list[float | None], np.ndarray]:
+    """`_number` of each value, as a list (None where missing) and as floats (NaN where missing)."""
+    values = frame[column] if column in frame.columns else None
+    if values is not None and values.dtype.kind in "fiu":
+        x = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        x = np.where(np.isfinite(x), x, np.nan)
+    else:
+        parsed = [_number(v) for v in _raw(frame, column)]
+        x = np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)
+    listed = [None if v != v else v for v in x.tolist()]
+    return listed, x
+
+
+def _amounts(frame: pd.DataFrame) -> tuple[list[float | None], np.ndarray]:
+    """`amount_eur` per row: the euro amount, else the amount when its currency is EUR or unstated."""
+    eur, eur_x = _numbers(frame, "estimated_amount_eur")
+    if not np.isnan(eur_x).any():
+        return eur, eur_x
+    plain, plain_x = _numbers(frame, "estimated_amount")
+    in_eur = np.fromiter((_text(c) in (None, "EUR") for c in _raw(frame, "currency")), dtype=bool, count=len(frame))
+    use_plain = np.isnan(eur_x) & in_eur
+    x = np.where(use_plain, plain_x, eur_x)
+    return [None if v != v else v for v in x.tolist()], x

@@ -318,3 +318,70 @@ def test_the_default_roster_covers_every_skill_twice():
     for skill in (*LOSS_TYPES, "general", "fraud"):
         assert sum(skill in s.skills for s in roster) >= 2, skill
     assert all(s.capacity > 0 and s.current_load == 0 for s in roster)
+
+
+# ------------------------------------------------------------------ route_frame agrees with route
+
+
+def _generated_claims(n: int, seed: int, *, typed: bool) -> tuple[pd.DataFrame, list[PolicyVerdict]]:
+    """Claims drawn around every threshold, with the gaps and odd types a warehouse row can hold."""
+    from decimal import Decimal
+
+    rng = random.Random(seed)
+    odd = [None, float("nan"), float("inf"), "", "n/a", True, "0.9", Decimal("0.42")]
+
+    def number(values):
+        return rng.choice(values) if typed or rng.random() < 0.8 else rng.choice(odd)
+
+    rows = []
+    for i in range(n):
+        rows.append({
+            "claim_number": f"CLM-2026-{i:06d}" if rng.random() < 0.98 else None,
+            "min_confidence": number([0.2, 0.74, 0.75, 0.76, 0.99, None]),
+            "suspicious_content": rng.choice([False, False, False, True] if typed
+                                             else [False, True, None, "false", "instruction_in_body", "0", 0, 1]),
+            "risk_score": number([None, 0.0, 0.05, 0.149, 0.15, 0.3, 0.5, 0.79, 0.8, 0.95]),
+            "photo_reused": rng.choice([False, False, True] if typed else [False, True, None, "no", "yes"]),
+            "poor_photos": number([0, 0, 1, 3, None]),
+            "loss_type": rng.choice([*LOSS_TYPES, None, ""] if not typed else list(LOSS_TYPES)),
+            "estimated_amount_eur": number([None, 200.0, 1500.0, 1500.01, 14999.99, 15000.0, 90000.0]),
+            "estimated_amount": number([None, 300.0, 16000.0]),
+            "currency": rng.choice(["EUR", "USD", None]),
+        })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    if typed:
+        for column in ("min_confidence", "risk_score", "poor_photos", "estimated_amount_eur", "estimated_amount"):
+            frame[column] = frame[column].astype(float)
+    codes = [c for c in VERDICT_CODES if c != "verified"]
+    verdicts = [
+        VERIFIED if rng.random() < 0.8 else PolicyVerdict(False, (c := rng.choice(codes)), f"why {c}")
+        for _ in range(n)
+    ]
+    return frame, verdicts
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["typed columns", "object columns with odd values"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_routing_a_frame_decides_exactly_as_routing_each_row(seed, typed):
+    from assets.claims.routing import route_frame
+    from connectors.warehouse import records
+
+    thresholds = [TriageThresholds(), TriageThresholds(fraud_threshold=0.9, fast_track_max_amount_eur=300,
+                                                       specialist_loss_types=("storm",))]  # fmt: skip
+    frame, verdicts = _generated_claims(3_000, seed, typed=typed)
+    for t in thresholds:
+        got = route_frame(frame, [v.passed for v in verdicts], [v.code for v in verdicts],
+                          [v.reason for v in verdicts], t)  # fmt: skip
+        expected = [route(row, v, t) for row, v in zip(records(frame), verdicts, strict=True)]
+        assert len(got) == len(expected)
+        for row, want in zip(got.to_dict("records"), expected, strict=True):
+            assert Decision(**row) == want
+            assert json.dumps(row["inputs"], sort_keys=True) == json.dumps(want.inputs, sort_keys=True)
+    assert {d.rule for d in expected} == set(RULES)  # every rule was exercised
+
+
+def test_routing_an_empty_frame_gives_no_decisions():
+    from assets.claims.routing import route_frame
+
+    frame = pd.DataFrame(columns=["claim_number", "min_confidence", "risk_score", "loss_type"])
+    assert route_frame(frame, [], [], []).empty
