@@ -57,9 +57,10 @@ def claim_trace_id(claim_number: str) -> str:
     return hashlib.sha256(f"claimflow-trace:{claim_number}".encode()).hexdigest()[:32]
 
 
-def step_span_id(claim_number: str, step: str, run_id: str) -> str:
-    """A step's span id (16 hex digits): one span per claim, step and run."""
-    return hashlib.sha256(f"{claim_number}|{step}|{run_id}".encode()).hexdigest()[:16]
+def step_span_id(claim_number: str, step: str, event: str) -> str:
+    """A step's span id (16 hex digits): one span per claim, step and event (the message, the model
+    version, the state change), so re-reading the same milestone never makes a second span."""
+    return hashlib.sha256(f"{claim_number}|{step}|{event}".encode()).hexdigest()[:16]
 
 
 def _ts(value) -> int:
@@ -80,11 +81,12 @@ def step_rows(
     status: str = "ok",
     attributes: Sequence[dict] | dict | None = None,
     started: Sequence[datetime] | None = None,
+    ended: Sequence[datetime] | None = None,
 ) -> pd.DataFrame:
     """One ledger row per claim for `step` in run `run_id` (vectorised; no per-claim span objects).
 
     `attributes` is one dict for every claim or one per claim (model version, route, rule...);
-    `started` gives per-claim start times where they differ (intake starts at delivery).
+    `started`/`ended` give per-claim times where they differ (intake runs from delivery to ingestion).
     """
     if step not in CLAIM_STEPS:
         raise ValueError(f"unknown claim step {step!r}; one of {', '.join(CLAIM_STEPS)}")
@@ -104,7 +106,8 @@ def step_rows(
         "span_id": [step_span_id(c, step, run_id) for c in claims],
         "started_at": pd.to_datetime(list(started), utc=True).tz_localize(None) if started is not None
         else pd.Timestamp(started_at).tz_localize(None) if pd.Timestamp(started_at).tzinfo else pd.Timestamp(started_at),
-        "ended_at": pd.Timestamp(ended_at).tz_localize(None) if pd.Timestamp(ended_at).tzinfo else pd.Timestamp(ended_at),
+        "ended_at": pd.to_datetime(list(ended), utc=True).tz_localize(None) if ended is not None
+        else pd.Timestamp(ended_at).tz_localize(None) if pd.Timestamp(ended_at).tzinfo else pd.Timestamp(ended_at),
         "status": status,
         "attributes": attrs,
     })
