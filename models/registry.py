@@ -14,11 +14,12 @@ import hashlib
 import json
 import os
 import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+from functools import cached_property
 
 from connectors.audit import AuditLog
 
@@ -69,6 +70,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _mlflow_error() -> type[Exception]:
+    """MLflow's exception class, imported only once an exception is being matched."""
+    from mlflow.exceptions import MlflowException
+
+    return MlflowException
+
+
 def code_version(repo_dir) -> str:
     """The code a model is trained with: the git commit plus a digest of uncommitted changes ("unknown" outside git)."""
     def git(*args: str) -> bytes | None:
@@ -95,24 +103,30 @@ class ModelRegistry:
     """Gates, approvals and promotion for one registered model."""
 
     def __init__(self, tracking_uri: str, audit: AuditLog, policy: GovernancePolicy, name: str = MODEL_NAME):
-        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         self.tracking_uri = tracking_uri
         self.audit = audit
         self.policy = policy
         self.name = name
+
+    @cached_property
+    def client(self):
+        """The MLflow client, built on first use: importing mlflow costs seconds a listing does not need."""
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     # ------------------------------------------------------------------ reading
 
     def version(self, version: int | str):
         try:
             return self.client.get_model_version(self.name, str(version))
-        except MlflowException:
+        except _mlflow_error():
             raise RegistryError(f"model {self.name} has no version {version}") from None
 
     def alias_version(self, alias: str) -> int | None:
         try:
             return int(self.client.get_model_version_by_alias(self.name, alias).version)
-        except MlflowException:
+        except _mlflow_error():
             return None
 
     def gates(self, version: int | str) -> dict[str, str]:
@@ -120,42 +134,94 @@ class ModelRegistry:
         return {g: tags.get(f"gate.{g}", PENDING) for g in self.policy.required_gates}
 
     def list_versions(self) -> list[VersionSummary]:
-        try:
-            versions = self.client.search_model_versions(f"name = '{self.name}'")
-        except MlflowException:
-            return []
-        # Search results leave aliases out; the registered model holds the alias -> version map.
+        """Every version with aliases, trainer, gate verdicts and approval, oldest first.
+
+        Read straight from the server's REST API or the SQL store when the URI is one of those
+        (a listing in well under a second), else through the MLflow client.
+        """
+        scheme = urllib.parse.urlparse(self.tracking_uri).scheme
+        if scheme in ("http", "https"):
+            versions, aliases = self._read_rest()
+        elif scheme.startswith(("sqlite", "postgresql", "mysql", "mssql")):
+            versions, aliases = self._read_sql()
+        else:
+            versions, aliases = self._read_client()
         by_version: dict[int, list[str]] = {}
-        for alias, v in self.client.get_registered_model(self.name).aliases.items():
+        for alias, v in aliases.items():
             by_version.setdefault(int(v), []).append(alias)
         out = []
-        for mv in sorted(versions, key=lambda v: int(v.version)):
-            tags = mv.tags
+        for v in sorted(versions, key=lambda x: int(x["version"])):
+            tags, number = v["tags"], int(v["version"])
             out.append(
                 VersionSummary(
-                    version=int(mv.version),
-                    aliases=sorted(by_version.get(int(mv.version), [])),
-                    run_id=mv.run_id,
-                    created=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
+                    version=number,
+                    aliases=sorted(by_version.get(number, [])),
+                    run_id=v["run_id"],
+                    created=datetime.fromtimestamp(int(v["created_ms"]) / 1000, UTC).isoformat(timespec="seconds"),
                     trained_by=tags.get("trained_by"),
                     gates={g: tags.get(f"gate.{g}", PENDING) for g in self.policy.required_gates},
-                    approval={k.removeprefix("approval."): v for k, v in tags.items() if k.startswith("approval.")},
+                    approval={k.removeprefix("approval."): x for k, x in tags.items() if k.startswith("approval.")},
                 )
             )
         return out
 
-    def find_trained(self, key: str) -> int | None:
-        """The registered version trained from the same data, code and parameters (`training_key`), if any."""
+    def _read_client(self) -> tuple[list[dict], dict[str, str]]:
         try:
-            versions = self.client.search_model_versions(f"name = '{self.name}'")
-        except MlflowException:
-            return None
-        same = [int(v.version) for v in versions if v.tags.get(TRAINING_KEY_TAG) == key]
-        return min(same) if same else None
+            found = self.client.search_model_versions(f"name = '{self.name}'")
+            # Search results leave aliases out; the registered model holds the alias -> version map.
+            aliases = dict(self.client.get_registered_model(self.name).aliases)
+        except _mlflow_error():
+            return [], {}
+        return [{"version": mv.version, "run_id": mv.run_id, "created_ms": mv.creation_timestamp,
+                 "tags": dict(mv.tags)} for mv in found], aliases
 
-    def mark_trained(self, version: int | str, key: str) -> None:
-        """Tag `version` with its training key so an identical retraining finds it instead of registering anew."""
-        self.client.set_model_version_tag(self.name, str(version), TRAINING_KEY_TAG, key)
+    def _read_rest(self) -> tuple[list[dict], dict[str, str]]:
+        def get(path: str, **params) -> dict | None:
+            url = f"{self.tracking_uri.rstrip('/')}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(params)}"
+            try:
+                with urllib.request.urlopen(url, timeout=30) as resp:
+                    return json.loads(resp.read())
+            except urllib.error.HTTPError as err:
+                if err.code == 404:  # no such registered model yet
+                    return None
+                raise RegistryError(f"the MLflow registry answered {err.code} for {path}") from None
+
+        model = get("registered-models/get", name=self.name)
+        if model is None:
+            return [], {}
+        aliases = {a["alias"]: a["version"] for a in model["registered_model"].get("aliases", [])}
+        versions, token = [], None
+        while True:
+            params = {"filter": f"name = '{self.name}'", "max_results": 1000}
+            page = get("model-versions/search", **params, **({"page_token": token} if token else {}))
+            for mv in (page or {}).get("model_versions", []):
+                versions.append({"version": mv["version"], "run_id": mv.get("run_id"),
+                                 "created_ms": mv.get("creation_timestamp", 0),
+                                 "tags": {t["key"]: t.get("value", "") for t in mv.get("tags", [])}})
+            token = (page or {}).get("next_page_token")
+            if not token:
+                return versions, aliases
+
+    def _read_sql(self) -> tuple[list[dict], dict[str, str]]:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.tracking_uri)
+        try:
+            with engine.connect() as con:
+                rows = con.execute(sa.text(
+                    "select version, run_id, creation_time from model_versions "
+                    "where name = :n and current_stage != 'Deleted_Internal'"), {"n": self.name}).all()
+                tags: dict[int, dict[str, str]] = {}
+                for version, key, value in con.execute(sa.text(
+                        "select version, key, value from model_version_tags where name = :n"), {"n": self.name}):
+                    tags.setdefault(int(version), {})[key] = value
+                aliases = dict(con.execute(sa.text(
+                    "select alias, version from registered_model_aliases where name = :n"), {"n": self.name}).all())
+        except sa.exc.OperationalError:  # no registry tables yet
+            return [], {}
+        finally:
+            engine.dispose()
+        return [{"version": v, "run_id": r, "created_ms": c, "tags": tags.get(int(v), {})} for v, r, c in rows], aliases
 
     def champion_history(self) -> list[dict]:
         return [e.payload | {"at": e.at, "by": e.actor} for e in self.audit.entries(action="model.champion_moved")]
