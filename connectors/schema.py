@@ -20,6 +20,7 @@ CLAIMS = "claims"
 TRAINING = "training"
 SERVING = "serving"
 MONITORING = "monitoring"
+SOCIAL = "social"
 
 
 @dataclass(frozen=True)
@@ -265,4 +266,51 @@ SERVING_COST_DAILY = table(
     key=("day", "model_version"),
     owner=MONITORING,
     doc="Serving cost per inference per day and version, against the budget.",
+)
+
+# ------------------------------------------------------------------ social listening
+
+SOCIAL_POSTS = table(
+    "social_posts",
+    """post_id bigint, canonical_id bigint, is_copy boolean, created_at timestamp, hour timestamp,
+    lang varchar, text varchar, text_hash varchar, author_hash varchar, region varchar, matched varchar,
+    topic varchar, entity varchar, retweets integer, replies integer, likes integer, quotes integer,
+    pulled_at timestamp, run_id varchar""",
+    key="post_id",
+    owner=SOCIAL,
+    doc="One row per distinct public post: only the fields needed, author pseudonymised, copies linked; "
+        "deleted after the retention period.",
+)
+SOCIAL_CHECKPOINTS = table(
+    "social_checkpoints",
+    "query_name varchar, checkpoint varchar, posts_pulled bigint, pulled_until timestamp, updated_at timestamp, "
+    "run_id varchar",
+    key="query_name",
+    owner=SOCIAL,
+    doc="Where each query's recent search stands (since_id, and a gap left by an interrupted pull).",
+)
+POST_SENTIMENT = table(
+    "post_sentiment",
+    """post_id bigint, hour timestamp, lang varchar, compound double, label varchar, scored_by varchar,
+    model varchar, cost_usd double, reason varchar, scored_at timestamp, run_id varchar""",
+    key="post_id",
+    owner=SOCIAL,
+    doc="Sentiment of each distinct post (copies inherit it): VADER, Claude or unscored, with the cost.",
+)
+TREND_SIGNALS = table(
+    "trend_signals",
+    """hour timestamp, topic varchar, scope varchar, volume integer, expected double, ratio double,
+    surprise double, alert boolean, negative_share double, computed_at timestamp, run_id varchar""",
+    key=("hour", "topic", "scope"),
+    owner=SOCIAL,
+    doc="Hourly volume per topic and scope against the seasonal baseline, surprise and alert.",
+)
+CLAIMS_SURGE_FORECAST = table(
+    "claims_surge_forecast",
+    """ticket_id varchar, event_key varchar, peril varchar, loss_type varchar, region varchar,
+    onset timestamp, exposed_policies integer, attack_rate double, intensity double, expected_claims double,
+    expected_next_7_days double, expected_by_day varchar, forecast_at timestamp, run_id varchar""",
+    key="ticket_id",
+    owner=SOCIAL,
+    doc="Expected extra claims after a catastrophe in a region, for claims operations.",
 )
