@@ -36,6 +36,7 @@ from typing import Self
 
 import numpy as np
 
+from connectors.tracing import outside_call
 from models.onnx_export import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -250,11 +251,16 @@ class TritonScorer:
         x = _as_features(encoded)
         budget = _WaitBudget(self._clock, self.wait_for_server_s)
         scores, versions = [], []
-        for start in range(0, len(x), self.max_batch):
-            chunk = x[start : start + self.max_batch]
-            probabilities, served = self._score_chunk(chunk, version, budget)
-            scores.append(probabilities)
-            versions.append(np.full(len(chunk), served, dtype=np.int64))
+        with outside_call("triton", "infer", claims=len(x), model=self.model, model_version=version) as span:
+            try:
+                for start in range(0, len(x), self.max_batch):
+                    chunk = x[start : start + self.max_batch]
+                    probabilities, served = self._score_chunk(chunk, version, budget)
+                    scores.append(probabilities)
+                    versions.append(np.full(len(chunk), served, dtype=np.int64))
+            finally:  # the circuit's state is what the on-call engineer's metric reads
+                span.set_attribute("claimflow.circuit", self.breaker.state)
+                span.set_attribute("claimflow.failures", self.breaker.consecutive_failures)
         return _result(scores, versions, SERVED_BY_TRITON)
 
     def _score_chunk(self, chunk: np.ndarray, version: int | None, budget: _WaitBudget) -> tuple[np.ndarray, int]:
