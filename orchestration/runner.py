@@ -183,9 +183,15 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
         lines.append(f"  new model version  none (version {version} was trained from the same data and code); "
                      f"champion stays version {champion}")
         return champion is not None, "\n".join(lines)
-    reason = "demo run: every gate passed; approved by the configured demo approver"
+    from models.registry import ModelRegistry
+    from orchestration.commands.models import governance_policy
+
+    # Approvers are the identity store's risk officers; the demo approves as its demo risk officer.
+    registry = ModelRegistry(registry.tracking_uri, registry.audit, governance_policy())
+    reason = "demo run: every gate passed; approved by the demo risk officer"
     registry.approve(version, demo_approver, reason)
-    lines.append(f"  approval           version {version} approved as the configured DEMO approver '{demo_approver}'")
+    lines.append(f"  approval           version {version} approved as the DEMO risk officer '{demo_approver}' "
+                 "(a demo login, not a person)")
     promoted = run_job(
         "champion_promotion",
         {"ops": {"champion_model": {"config": {"version": version, "requested_by": demo_approver, "reason": reason}}}},
@@ -331,11 +337,12 @@ def run_demo(*, count: int, seed: int) -> int:
 
     from assets.project import mlflow_dir, reports_dir
     from models.tracking import start_tracking_server
-    from orchestration.resources import DEMO_APPROVER
+    from orchestration.commands.users import DEMO_RISK_OFFICER, ensure_demo_users
 
+    logins = ensure_demo_users()
     print("\nRisk model lifecycle (MLflow tracking server on loopback, started for the demo):")
     with start_tracking_server(mlflow_dir(), port=s.mlflow_port) as server:
-        ok, text = run_lifecycle(DEMO_APPROVER)
+        ok, text = run_lifecycle(DEMO_RISK_OFFICER)
         print(text)
         if ok:
             print("\nServing and triage (Triton Inference Server on loopback, CPU):")
@@ -363,6 +370,10 @@ def run_demo(*, count: int, seed: int) -> int:
         f"  model registry       .venv/bin/claimflow models list\n"
         f"  review queue         .venv/bin/claimflow review list\n"
         f"  audit trail          .venv/bin/claimflow audit verify\n"
-        f"  one e-mail by hand   .venv/bin/claimflow intake parse {samples}/<file>.eml"
+        f"  one e-mail by hand   .venv/bin/claimflow intake parse {samples}/<file>.eml\n"
+        f"  review workspace     make ui, then http://127.0.0.1:{s.web_port} (sign in as a demo user below)"
     )
+    print("\nDemo logins (demo users only; kept in " + str(home / "demo_logins.json") + ", 0600):")
+    for username, role, password in logins:
+        print(f"  {role:<13} {username:<14} {password}")
     return 0 if ok else 1

@@ -35,6 +35,7 @@ VARIABLES = (
     "CLAIMFLOW_TRITON_GRPC_PORT", "CLAIMFLOW_TRITON_METRICS_PORT", "CLAIMFLOW_TRITON_GRPC_URL",
     "CLAIMFLOW_TRITON_REPOSITORY", "CLAIMFLOW_SCORING_FALLBACK", "CLAIMFLOW_APPROVERS", "CLAIMFLOW_USER",
     "CLAIMFLOW_DBT_TARGET", "OTEL_EXPORTER_OTLP_ENDPOINT", "CLAIMFLOW_ALERT_WEBHOOK_URL",
+    "CLAIMFLOW_WEB_PORT", "CLAIMFLOW_PUBLIC_URL", "CLAIMFLOW_OIDC_ISSUER", "CLAIMFLOW_OIDC_CLIENT_ID",
 )  # fmt: skip
 
 
@@ -65,6 +66,10 @@ class Settings:
     dbt_target: str
     otlp_endpoint: str
     alert_webhook_url: str
+    web_port: int = 8090  # the review workspace (`claimflow web`), on 127.0.0.1
+    public_url: str = ""  # where people reach the workspace (https: cookies are Secure); "" = loopback
+    oidc_issuer: str = ""  # the insurer's identity provider; "" = local passwords only
+    oidc_client_id: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +108,10 @@ class Settings:
             dbt_target=get("CLAIMFLOW_DBT_TARGET") or paths.dbt_target_for(env.value),
             otlp_endpoint=get("OTEL_EXPORTER_OTLP_ENDPOINT") or "",
             alert_webhook_url=get("CLAIMFLOW_ALERT_WEBHOOK_URL") or "",
+            web_port=_port(get, "CLAIMFLOW_WEB_PORT", 8090),
+            public_url=(get("CLAIMFLOW_PUBLIC_URL") or "").rstrip("/"),
+            oidc_issuer=(get("CLAIMFLOW_OIDC_ISSUER") or "").rstrip("/"),
+            oidc_client_id=get("CLAIMFLOW_OIDC_CLIENT_ID") or "",
         )
 
     def ready_sor_url(self) -> str:

@@ -149,3 +149,39 @@ def register(sub) -> None:
     t.add_argument("username")
     t.add_argument("--label", default="command line")
     t.set_defaults(func=cmd_users_token)
+
+
+# The demo's people, one per role; their passwords are generated once and kept beside the demo's data.
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("demo.handler", "Demo Handler", "handler"),
+    ("demo.reviewer", "Demo Reviewer", "reviewer"),
+    ("demo.risk", "Demo Risk Officer", "risk_officer"),
+    ("demo.admin", "Demo Admin", "admin"),
+)
+DEMO_RISK_OFFICER = "demo.risk"
+
+
+def ensure_demo_users() -> list[tuple[str, str, str]]:
+    """Create the demo users if missing; (username, role, password) each, passwords kept in a 0600 file."""
+    import json
+    import os
+    import secrets
+
+    from assets.project import claimflow_home
+
+    path = claimflow_home() / "demo_logins.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    store = identity_store()
+    out = []
+    for username, name, role in DEMO_USERS:
+        if store.get(username) is None:
+            saved[username] = secrets.token_urlsafe(12)
+            store.add_user(username, name, [role], saved[username])
+            _audit("demo", "user.add", username, {"roles": [role], "demo": True})
+        out.append((username, role, saved.get(username, "(set before; see demo_logins.json)")))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(saved, fh, indent=1)
+    store.dispose()
+    return out
