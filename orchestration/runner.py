@@ -185,8 +185,10 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
         return champion is not None, "\n".join(lines)
     from models.registry import ModelRegistry
     from orchestration.commands.models import governance_policy
+    from orchestration.commands.users import ensure_demo_users
 
     # Approvers are the identity store's risk officers; the demo approves as its demo risk officer.
+    ensure_demo_users()
     registry = ModelRegistry(registry.tracking_uri, registry.audit, governance_policy())
     reason = "demo run: every gate passed; approved by the demo risk officer"
     registry.approve(version, demo_approver, reason)
