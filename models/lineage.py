@@ -28,6 +28,10 @@ ONNX_PIP_REQUIREMENTS = ["onnx", "onnxruntime"]
 UPLOAD_THREADS = 12
 
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML = "custom_model_development"  # MLflow's name for a classic (non-GenAI) experiment
+
+
 @dataclass(frozen=True)
 class CandidateRecord:
     """Where a candidate lives: travels as the asset's output and metadata."""
@@ -145,6 +149,9 @@ class CandidateLineage:
         client = self.client
         exp = client.get_experiment_by_name(experiment)
         experiment_id = exp.experiment_id if exp else client.create_experiment(experiment)
+        if exp is None or exp.tags.get(EXPERIMENT_KIND_TAG) != CLASSIC_ML:
+            # MLflow 3 opens untagged experiments in its GenAI/traces view; this one is classic ML.
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
         tags = {"trained_by": self.trained_by, "dataset_digest": self.dataset_digest, **extra_tags}
         commit = git_commit(repo_dir)
         if commit:
