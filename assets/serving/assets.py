@@ -9,6 +9,7 @@ from pydantic import Field
 
 from assets.dbt.project import dbt_relation
 from assets.groups import SERVING
+from assets.monitoring.telemetry import TelemetryResource
 from assets.resources import (
     GovernanceResource,
     MlflowResource,
@@ -17,6 +18,7 @@ from assets.resources import (
     registry_for,
 )
 from connectors.schema import RISK_SCORES, SERVING_COSTS
+from connectors.tracing import bound_run
 from models.lineage import download_onnx
 from models.registry import CHAMPION, MODEL_NAME
 from models.risk import encode_features
@@ -94,6 +96,7 @@ def risk_scores(
     mlflow: MlflowResource,
     system_of_record: SystemOfRecordResource,
     governance: GovernanceResource,
+    telemetry: TelemetryResource,  # traces each Triton call with this run
 ) -> dg.MaterializeResult:
     """P(high risk) per claim from the champion on Triton; each row records the version that scored it."""
     from models.serving.client import OnnxFallbackScorer, ServingUnavailable
@@ -108,7 +111,7 @@ def risk_scores(
         return dg.MaterializeResult(metadata={"scored": 0, "model_version": champion})
     encoded = encode_features(pending)
     try:
-        with triton.scorer() as scorer:
+        with triton.scorer() as scorer, bound_run(context.run_id):
             result = scorer.score(encoded, version=champion)
     except ServingUnavailable as err:
         if not triton.onnx_fallback:
