@@ -5,17 +5,25 @@
 
 from __future__ import annotations
 
+import os
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+from mlflow import MlflowClient
 from pydantic import Field
 
 from connectors.attachments import AttachmentStore
 from connectors.audit import AuditLog
 from connectors.inbox import MaildirInbox
 from connectors.mail import MAX_ATTACHMENT_BYTES
+from connectors.samples.history import generate_claims_history
+from connectors.schema import CLAIMS_HISTORY
 from connectors.system_of_record import ClaimsSystem, PolicySystem, SqlPolicySystem
 from connectors.warehouse import Warehouse
+from models.claude import ClaudeClient, ClaudeConfig
 from models.registry import MODEL_NAME, GovernancePolicy, ModelRegistry
 
 
@@ -81,10 +89,87 @@ class SystemOfRecordResource(dg.ConfigurableResource):
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """The MLflow tracking server and model registry."""
+    """The MLflow tracking server and model registry, reached through a client object (never the
+    process-global `mlflow.set_tracking_uri`, which would leak between runs in one process)."""
 
     tracking_uri: str = Field(description="e.g. http://127.0.0.1:5000")
     experiment: str = Field("claims_risk", description="Experiment the training runs go to.")
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(self.tracking_uri)
+
+
+class ClaudeResource(dg.ConfigurableResource):
+    """Claude through the `anthropic` SDK when an API key is in the environment; otherwise `client()` is
+    None and the deterministic rule extractor and template drafter stand in (provenance says so)."""
+
+    api_key_env: str = Field("ANTHROPIC_API_KEY", description="Variable holding the key (the key never sits in config).")
+    base_url: str = Field("", description="A Claude-compatible endpoint; empty means ANTHROPIC_BASE_URL or Anthropic's.")
+
+    def client(self) -> ClaudeClient | None:
+        """A client to close after use, or None for the stand-in."""
+        key = (os.environ.get(self.api_key_env) or "").strip()
+        if not key:
+            return None
+        base_url = self.base_url or (os.environ.get("ANTHROPIC_BASE_URL") or "").strip() or None
+        return ClaudeClient(ClaudeConfig.from_env(), api_key=key, base_url=base_url)
+
+
+class TemplateClaudeResource(ClaudeResource):
+    """The stand-in only: rules extract, templates draft, nothing leaves the machine."""
+
+    def client(self) -> ClaudeClient | None:
+        return None
+
+
+class ClaimsHistoryResource(dg.ConfigurableResource):
+    """Where closed claims with their outcomes come from (the labels of the risk model)."""
+
+    def fetch(self, policies: pd.DataFrame, *, rows: int, seed: int, start: date, end: date) -> pd.DataFrame:
+        """Closed claims with incidents in [start, end], columns as `raw.claims_history`."""
+        raise NotImplementedError
+
+    @property
+    def source(self) -> str:
+        raise NotImplementedError
+
+
+class SampleClaimsHistoryResource(ClaimsHistoryResource):
+    """The embedded default: the sample claims system (docs/claims_history.md), drawn over the real
+    policy register, `rows` claims from `seed`."""
+
+    def fetch(self, policies: pd.DataFrame, *, rows: int, seed: int, start: date, end: date) -> pd.DataFrame:
+        return generate_claims_history(policies, n=rows, seed=seed, start=start, end=end)
+
+    @property
+    def source(self) -> str:
+        return "sample claims system (docs/claims_history.md)"
+
+
+class SqlClaimsHistoryResource(ClaimsHistoryResource):
+    """The insurer's claims system: closed claims read from a table with the `raw.claims_history` columns."""
+
+    url: str = Field(description="SQLAlchemy URL of the claims system (read-only access is enough).")
+    table: str = Field("closed_claims", description="Table (or view) of closed claims.")
+
+    def fetch(self, policies: pd.DataFrame, *, rows: int, seed: int, start: date, end: date) -> pd.DataFrame:
+        engine = sa.create_engine(self.url)
+        try:
+            source = sa.Table(self.table, sa.MetaData(), autoload_with=engine)
+            query = sa.select(*(source.c[c] for c in CLAIMS_HISTORY.column_names)).where(
+                source.c.incident_date.between(start, end)
+            )
+            with engine.connect() as con:
+                frame = pd.read_sql(query, con)
+        finally:
+            engine.dispose()
+        for col in ("incident_date", "reported_date", "closed_date"):
+            frame[col] = pd.to_datetime(frame[col]).dt.date
+        return frame
+
+    @property
+    def source(self) -> str:
+        return f"claims system table {self.table}"
 
 
 class GovernanceResource(dg.ConfigurableResource):

@@ -16,9 +16,12 @@ from assets.monitoring.live import AlertsResource
 from assets.monitoring.telemetry import TelemetryResource
 from assets.resources import (
     AttachmentStoreResource,
+    ClaudeResource,
     GovernanceResource,
     InboxResource,
     MlflowResource,
+    SampleClaimsHistoryResource,
+    SqlClaimsHistoryResource,
     SystemOfRecordResource,
     WarehouseResource,
 )
@@ -51,6 +54,9 @@ def _local(s: Settings) -> dict:
         "system_of_record": SystemOfRecordResource(url=s.sor_url),
         "dbt": dbt_resource(s.dbt_target),
         "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri),
+        # The real SDK when ANTHROPIC_API_KEY is set (the demo without a key: the template stand-in).
+        "claude": ClaudeResource(),
+        "history_source": SampleClaimsHistoryResource(),
         "governance": GovernanceResource(approvers=list(s.approvers), trained_by=current_user()),
         "triton": TritonResource(
             url_grpc=s.triton_grpc_url,
@@ -70,6 +76,8 @@ def _prod(s: Settings) -> dict:
         "system_of_record": SystemOfRecordResource(url=dg.EnvVar("CLAIMFLOW_SOR_URL")),
         "dbt": dbt_resource(s.dbt_target),  # prod: Postgres
         "mlflow": MlflowResource(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI")),
+        "claude": ClaudeResource(),
+        "history_source": SqlClaimsHistoryResource(url=dg.EnvVar("CLAIMFLOW_CLAIMS_SYSTEM_URL")),
         # No default approvers in production (settings): nobody approves until CLAIMFLOW_APPROVERS names them.
         "governance": GovernanceResource(approvers=list(s.approvers), trained_by=current_user()),
         "triton": TritonResource(

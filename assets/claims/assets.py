@@ -9,6 +9,7 @@ from assets.claims import intake
 from assets.groups import CLAIMS
 from assets.resources import (
     AttachmentStoreResource,
+    ClaudeResource,
     InboxResource,
     SystemOfRecordResource,
     WarehouseResource,
@@ -96,16 +97,14 @@ def claim_emails(
     ],
 )
 def parsed_claims_and_quarantine(
-    context: dg.AssetExecutionContext, config: ParsingConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: ParsingConfig, warehouse: WarehouseResource, claude: ClaudeResource
 ):
     """Extract fields from new messages, link follow-ups to their claim, quarantine the rest."""
     wh = warehouse.get()
     rules = ExtractionRules(
         claim_number_pattern=config.claim_number_pattern, policy_number_pattern=config.policy_number_pattern
     )
-    from models.claude import ClaudeClient
-
-    client = ClaudeClient.from_env()  # None without ANTHROPIC_API_KEY: the rule extractor alone
+    client = claude.client()  # None without a key: the rule extractor alone
     try:
         res = intake.parse_pending(wh, run_id=context.run_id, rules=rules, assist=_assist(client) if client else None)
     finally:

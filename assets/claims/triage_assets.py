@@ -20,7 +20,7 @@ from assets.claims.routing import Decision, TriageThresholds, route
 from assets.claims.verification import verify_policy
 from assets.dbt.project import dbt_relation
 from assets.groups import CLAIMS, TRAINING
-from assets.resources import SystemOfRecordResource, WarehouseResource
+from assets.resources import ClaudeResource, SystemOfRecordResource, WarehouseResource
 from connectors.schema import (
     CLAIM_EMAILS,
     EMAIL_RECEIPTS,
@@ -141,10 +141,11 @@ class DraftsConfig(dg.Config):
 
 
 @dg.asset(group_name=CLAIMS, deps=[triage_decisions], kinds={"anthropic"})
-def status_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, warehouse: WarehouseResource):
+def status_drafts(
+    context: dg.AssetExecutionContext, config: DraftsConfig, warehouse: WarehouseResource, claude: ClaudeResource
+):
     """The customer's status message per decision: text plus machine-readable JSON, by Claude or the template."""
     from models.batches import draft_status_batch
-    from models.claude import ClaudeClient
     from models.drafting import draft_status
 
     wh = warehouse.get()
@@ -162,7 +163,7 @@ def status_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, wareh
                               where p.claim_number = d.claim_number and p.queue = d.queue
                                 and p.needs_human is not distinct from d.needs_human)"""
     )
-    client = ClaudeClient.from_env()  # None without ANTHROPIC_API_KEY: the template drafter, said in provenance
+    client = claude.client()  # None without a key: the template drafter, said in provenance
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     pending_rows = records(pending)

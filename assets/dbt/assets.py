@@ -5,6 +5,7 @@ from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from assets.dbt.project import dbt_args, dbt_project, require_manifest
 from assets.dbt.translator import ClaimflowDbtTranslator
+from assets.resources import WarehouseResource
 
 
 @dbt_assets(
@@ -14,6 +15,6 @@ from assets.dbt.translator import ClaimflowDbtTranslator
         settings=DagsterDbtTranslatorSettings(enable_code_references=True)
     ),
 )
-def claimflow_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def claimflow_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Staging views and marts built from the raw tables; dbt tests report as asset checks."""
-    yield from dbt.cli(dbt_args("build"), context=context).stream()
+    yield from dbt.cli(dbt_args("build", warehouse=warehouse.path), context=context).stream()

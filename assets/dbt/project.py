@@ -58,13 +58,14 @@ def dbt_resource(target: str | None = None) -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable(), target=target or dbt_project.target)
 
 
-def dbt_args(command: str, *extra: str) -> list[str]:
-    """dbt CLI arguments for `command`, pinned to the warehouse file the Python assets use.
+def dbt_args(command: str, *extra: str, warehouse: os.PathLike | str | None = None) -> list[str]:
+    """dbt CLI arguments for `command`, pinned to the warehouse file the Python assets use
+    (`warehouse`, the warehouse resource's file; default: the one under $CLAIMFLOW_HOME).
 
     DuckDB resolves a relative path against dbt's working directory (the dbt project),
     not ours, so the absolute path travels as a var that profiles.yml reads first.
     """
-    warehouse = {"warehouse_path": os.fspath(warehouse_path())}
+    warehouse = {"warehouse_path": os.path.abspath(warehouse or warehouse_path())}
     return [command, *extra, "--vars", json.dumps(warehouse)]
 
 

@@ -11,13 +11,13 @@ from assets.datasets import load_training_set
 from assets.groups import TRAINING
 from assets.project import PROJECT_ROOT
 from assets.resources import (
+    ClaimsHistoryResource,
     GovernanceResource,
     MlflowResource,
     SystemOfRecordResource,
     WarehouseResource,
     registry_for,
 )
-from connectors.samples.history import generate_claims_history
 from connectors.schema import CLAIMS_HISTORY
 from models import risk
 from models.features import FEATURES, LABEL
@@ -47,11 +47,12 @@ def claims_history(
     config: ClaimsHistoryConfig,
     system_of_record: SystemOfRecordResource,
     warehouse: WarehouseResource,
+    history_source: ClaimsHistoryResource,
 ) -> dg.MaterializeResult:
     """Past claims with their outcomes (specialist needed, fraud confirmed, final cost): the labels."""
     policies = system_of_record.policies().fetch_policies()
     start, end = history_window(config.as_of)
-    history = generate_claims_history(policies, n=config.rows, seed=config.seed, start=start, end=end)
+    history = history_source.fetch(policies, rows=config.rows, seed=config.seed, start=start, end=end)
     wh = warehouse.get()
     with wh.transaction() as con:
         wh.replace(con, CLAIMS_HISTORY, history)
@@ -60,7 +61,7 @@ def claims_history(
             "dagster/row_count": len(history),
             "period": f"{start} .. {end}",
             "high_risk_rate": float(history["high_risk"].mean()),
-            "source": "sample claims system (docs/claims_history.md)",
+            "source": history_source.source,
         }
     )
 

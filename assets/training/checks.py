@@ -105,8 +105,6 @@ def deployment_gates(
     governance: GovernanceResource,
 ):
     """Run the four gates on the candidate version and record each verdict in the registry."""
-    import mlflow as mlflow_lib
-
     registry = registry_for(mlflow, system_of_record, governance)
     version = candidate["version"]
     threshold = candidate["review_threshold"]
@@ -150,10 +148,9 @@ def deployment_gates(
                              governance.drift_share_limit)
         report = reports_dir() / DRIFT_REPORT
         if report.exists():
-            mlflow_lib.set_tracking_uri(mlflow.tracking_uri)
-            with mlflow_lib.start_run(run_id=candidate["run_id"]):
-                mlflow_lib.log_artifact(str(report), artifact_path="drift")
-                mlflow_lib.log_metric("drift_share", drift.share_drifted)
+            client = mlflow.client()
+            client.log_artifact(candidate["run_id"], str(report), artifact_path="drift")
+            client.log_metric(candidate["run_id"], "drift_share", drift.share_drifted)
         yield record(verdict, {"share_drifted": drift.share_drifted, "current_rows": len(current),
                                "report": dg.MetadataValue.path(str(report))})
 
