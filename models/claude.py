@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import anthropic
 from pydantic import BaseModel, ValidationError
 
+from connectors.tracing import outside_call
 from models.pricing import PRICE_TABLE, PriceTable, TokenUsage, call_cost
 
 __all__ = [
@@ -321,7 +322,9 @@ class ClaudeClient:
         """One forced tool call, retried per the config; the validated tool input, or a `ClaudeError`."""
         params = self.build_params(system=system, user_content=user_content, tool=tool, max_tokens=max_tokens)
         started = time.monotonic()
-        message, attempts, waited = self.with_retries(purpose, lambda: self.sdk.messages.create(**params))
+        with outside_call("claude", "messages", purpose=purpose, model=self.config.model) as span:
+            message, attempts, waited = self.with_retries(purpose, lambda: self.sdk.messages.create(**params))
+            span.set_attribute("claimflow.retries", attempts - 1)
         latency = time.monotonic() - started
         usage = TokenUsage.from_api(getattr(message, "usage", None))
         try:
