@@ -41,11 +41,12 @@ __all__ = [
     "luhn_valid",
 ]
 
-PLACEHOLDER_KINDS = ("PERSON", "EMAIL", "PHONE", "ADDRESS", "IBAN", "CARD", "PLATE")
-PLACEHOLDER_RE = re.compile(r"\[(PERSON|EMAIL|PHONE|ADDRESS|IBAN|CARD|PLATE)_(\d{1,4})\]")
+PLACEHOLDER_KINDS = ("PERSON", "EMAIL", "PHONE", "ADDRESS", "IBAN", "CARD", "PLATE", "ID")
+PLACEHOLDER_RE = re.compile(r"\[(PERSON|EMAIL|PHONE|ADDRESS|IBAN|CARD|PLATE|ID)_(\d{1,4})\]")
 
 # Resolution order when detections overlap: protected numbers first, then the most specific.
-_PRIORITY = {"PROTECTED": 0, "IBAN": 1, "CARD": 2, "EMAIL": 3, "PHONE": 4, "ADDRESS": 5, "PLATE": 6, "PERSON": 7}
+_PRIORITY = {"PROTECTED": 0, "IBAN": 1, "CARD": 2, "EMAIL": 3, "ID": 4, "PHONE": 5, "ADDRESS": 6, "PLATE": 7,
+             "PERSON": 8}
 
 
 # ------------------------------------------------------------------ checksums
@@ -98,6 +99,7 @@ _PROTECTED = [
     re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])"),
 ]
 
+_PROTECTED_TEXT = re.compile(r"CLM|POL-|policy|police|claim|sinistre", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _EMAIL_OBFUSCATED = re.compile(
     r"[\w.+-]+\s*(?:\[at\]|\(at\)|\{at\})\s*[\w-]+(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\.)\s*[\w-]+)+", re.IGNORECASE
@@ -112,6 +114,9 @@ _PHONES = [
     re.compile(r"(?<![\w.-])\d{3}[.-]\d{3}[.-]\d{4}(?![\w-])"),
     re.compile(r"(?<![\w.-])0\d{4}[ ]?\d{6}(?!\d)"),
     re.compile(r"(?<![\w.-])0\d{2,3}[ ]?\d{3,4}[ ]?\d{4}(?!\d)"),
+    re.compile(r"(?<![\w.-])0\d{1,4}[ /-]?\d{5,8}(?![\d-])"),  # DE/NL/IT landlines: 089 2345678, 06-12345678
+    re.compile(r"(?<![\w.-])[3679]\d{2}(?:[ .]?\d{2,4}){2,3}(?![\d-])"),  # ES/IT without prefix: 612 34 56 78
+    re.compile(r"(?<![\w.-])\d{3}\.\d{3}\.\d{4}(?![\w-])"),
 ]
 _PHONE_LABELLED = re.compile(
     r"(?:\b(?:tel|tél|téléphone|telephone|phone|mobile|portable|gsm|cell|fax|numéro|number)\b\.?\s*(?:[:\-]\s*)?)"
@@ -124,7 +129,7 @@ _STREET_TYPES_FR = (
     r"rue|avenue|av\.?|boulevard|bd|impasse|chemin|all[ée]e|place|route|rte|quai|cours|square|voie|passage|"
     r"r[ée]sidence|lotissement|lieu-dit|chauss[ée]e|sentier|hameau|faubourg|mont[ée]e|parvis|esplanade"
 )
-_NAME_WORD = r"(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*|d[eu]s?|la|le|les|l['’]\w[\w-]*|d['’]\w[\w-]*|aux?|en|sur|sous|et|[A-Z]\.)"
+_NAME_WORD = r"(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*|del|della|dei|degli|di|da|van|der|den|d[eu]s?|la|le|les|l['’]\w[\w-]*|d['’]\w[\w-]*|aux?|en|sur|sous|et|[A-Z]\.)"
 _ADDRESS_FR = re.compile(
     rf"(?<![\w,.])\d{{1,4}}(?:\s?(?:bis|ter|b|t)\b)?,?\s+(?i:{_STREET_TYPES_FR})(?:\s+{_NAME_WORD}){{1,6}}"
     rf"(?:\s*[,\n]\s*(?:\d{{5}}|\d{{2}}\s\d{{3}})\s+[A-ZÀ-ÖØ-Þ][\w'’-]*(?:[ -][A-ZÀ-ÖØ-Þa-zé][\w'’-]*){{0,4}})?"
@@ -139,9 +144,75 @@ _ADDRESS_EN = re.compile(
     r"(?:,?\s*(?:[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|[A-Z]{2}\s\d{5}(?:-\d{4})?|\d{5}))?"
 )
 
+# Street names in the languages claims arrive in; an address is a street with a number, usually then a postcode.
+_STREET_SUFFIX_DE_NL = (
+    r"stra(?:ß|ss)e|str\.|weg|allee|gasse|platz|ring|damm|ufer|steig|chaussee|gracht|singel|kade|laan|straat|dijk|"
+    r"plein|markt|dreef|hof|pad|kai|berg|feld|graben"
+)
+_STREET_TYPES_SOUTH = (
+    r"calle|c/|avenida|avda\.?|av\.|plaza|pza\.?|paseo|p[ºo]\.?|carrer|camino|ronda|traves[íi]a|glorieta|rambla|"
+    r"via|viale|v\.le|corso|c\.so|piazza|p\.zza|piazzale|largo|vicolo|strada|lungomare|contrada|"
+    r"rua|travessa|largo|laan van|am|an der|an dem|auf der|auf dem|im|in der|zum|zur"
+)
+_POSTCODE_TOWN = (
+    r"(?:\d{5}|\d{4}\s?[A-Z]{2}|\d{4}|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})"
+    r"(?:\s+[A-ZÀ-ÖØ-Þ][\w'’-]*(?:[ -](?:am|an|der|den|de|del|la|le|sur|sous|[A-ZÀ-ÖØ-Þ][\w'’-]*)){0,3})?"
+)
+_ADDRESS_DE_NL = re.compile(
+    rf"(?<![\w-])(?:[A-ZÄÖÜ][\w'’.-]*(?:[ -](?:[A-ZÄÖÜ][\w'’.-]*|van|de|der|den|het|am|an))*[ -]?)?"
+    rf"[\wäöüß]*?(?i:{_STREET_SUFFIX_DE_NL})\s+\d{{1,4}}\s?[a-zA-Z]?(?:[-/]\d{{1,4}})?(?!\w)"
+    rf"(?:\s*,?\s*{_POSTCODE_TOWN})?"
+)
+_ADDRESS_SOUTH = re.compile(
+    rf"(?<![\w])(?i:{_STREET_TYPES_SOUTH})\s+(?:{_NAME_WORD}\s+){{0,6}}?{_NAME_WORD}\s*,?\s+(?:n[º°o]\.?\s*)?"
+    rf"\d{{1,4}}(?:\s?[a-zA-Z](?!\w))?(?:,\s*\d{1,2}[º°ª][a-zA-Z]?(?:\s[A-Z](?!\w))?)?(?:\s*,?\s*{_POSTCODE_TOWN})?"
+)
+# A postcode and town after a street segment that holds a house number ("..., 7 Rose Lane, Leeds LS6 2AB").
+_ADDRESS_TAIL = re.compile(
+    r"(?P<street>[A-ZÀ-ÖØ-Þ][^\n,:;()]{1,50}?\s\d{1,5}[A-Za-z]?|\d{1,5}[A-Za-z]?\s[^\n,:;()]{3,50}?)"
+    r"\s*,\s*(?P<tail>(?:\d{4,5}|\d{4}\s?[A-Z]{2})\s+[A-ZÀ-ÖØ-Þ][\w'’-]*(?:[ -](?:[A-ZÀ-ÖØ-Þ][\w'’-]*|am|an|der|den|sur))"
+    r"{0,3}"
+    r"|[A-ZÀ-ÖØ-Þ][\w'’-]+(?:\s[A-ZÀ-ÖØ-Þ][\w'’-]+)?,?\s+(?:[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|[A-Z]{2}\s\d{5}))"
+)
+_US_STATE_ZIP = re.compile(r"(?<![\w])[A-Z]{2}\s\d{5}(?:-\d{4})?(?!\d)")
+_POSTCODE_AFTER_ADDRESS = re.compile(r"\s*,?\s*(?:\d{5}|\d{4}\s?[A-Z]{2}|[A-Z]{2}\s\d{5})(?:\s+[A-ZÀ-ÖØ-Þ][\w'’-]*)?")
+
+# Registration plates: FR/IT (AB-123-CD, AB 123 CD), DE (B-MK 4521), ES (2345 BCD), NL sidecodes, UK (AB12 CDE),
+# and anything written after a plate label.
+_PLATES = [
+    re.compile(r"(?<![\w-])[A-Z]{2}[- ]?\d{3}[- ]?[A-Z]{2}(?![\w-])"),
+    re.compile(r"(?<![\w-])[A-ZÄÖÜ]{1,3}-[A-Z]{1,2}\s?\d{1,4}[EH]?(?![\w-])"),
+    re.compile(r"(?<![\w-])\d{4}\s?[BCDFGHJKLMNPRSTVWXYZ]{3}(?![\w-])"),
+    re.compile(r"(?<![\w-])(?:\d{1,3}-[A-Z]{2,3}-\d{1,2}|[A-Z]{1,3}-\d{2,3}-[A-Z]{1,2}|\d{2}-\d{2}-[A-Z]{2}|"
+               r"[A-Z]{2}-\d{2}-\d{2}|\d{2}-[A-Z]{2}-\d{2})(?![\w-])"),
+    re.compile(r"(?<![\w-])[A-Z]{2}\d{2}\s?[A-Z]{3}(?![\w-])"),
+]
+_PLATE_LABELLED = re.compile(
+    r"(?i:\b(?:plate|registration|reg\.?|kenteken|kennzeichen|matr[íi]cula|targa|immatricul[ée]e?|immatriculation|"
+    r"plaque))(?:\s+(?:number|no\.?|nummer|n°))?\s*(?:is|est|es|è|:|-)?\s*(?:[A-Z]{2}\s)?"
+    r"(?P<plate>(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{1,4}(?:[- ]?[A-Z0-9]{1,4}){0,2})(?![\w-])"
+)
+# National identifiers: checked formats anywhere, loose ones only after their label.
+_NATIONAL_IDS = [
+    re.compile(r"(?<![\w])[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}\s?\d{2}(?!\d)"),  # FR NIR
+    re.compile(r"(?<![\w])\d{8}-?[TRWAGMYFPDXBNJZSQVHLCKE](?![\w])"),  # ES DNI
+    re.compile(r"(?<![\w])[XYZ]-?\d{7}-?[TRWAGMYFPDXBNJZSQVHLCKE](?![\w])"),  # ES NIE
+    re.compile(r"(?<![\w])[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z](?![\w])"),  # IT codice fiscale
+    re.compile(r"(?<![\w])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D](?![\w])"),  # UK NINO
+    re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])"),  # US SSN
+]
+_ID_LABELLED = re.compile(
+    r"(?i:\b(?:bsn|burgerservicenummer|steuer-?id|steuernummer|steuerliche identifikationsnummer|"
+    r"personalausweis(?:nummer)?|ausweisnummer|passport(?: number)?|reisepass(?:nummer)?|passeport|pasaporte|"
+    r"ssn|social security(?: number)?|national insurance(?: number)?|nir|s[ée]curit[ée] sociale|"
+    r"dni|nie|nif|codice fiscale|carta d'identit[àa]|tax id|id number|identity card))"
+    r"(?:\s+(?:number|no\.?|nummer|n°|num[ée]ro))?\s*(?:is|est|es|è|ist|:|-)?\s*"
+    r"(?P<id>[A-Z0-9](?:[ -]?[A-Z0-9]){5,20})(?![\w])"
+)
+
 # Words that look like names when capitalised but are not people.
 _NOT_NAMES = frozenset(
-    ["sir", "madam", "madame", "monsieur", "mesdames", "messieurs", "mademoiselle", "dear", "hello", "hi", "hey", "bonjour", "bonsoir", "salut", "cher", "chère", "chere", "all", "team", "claims", "claim", "customer", "service", "services", "support", "department", "client", "clients", "agent", "insurer", "insurance", "regards", "best", "kind", "warm", "many", "thanks", "thank", "sincerely", "yours", "faithfully", "cordialement", "bien", "cordiales", "salutations", "distinguées", "merci", "avance", "amitiés", "sent", "envoyé", "from", "de", "to", "à", "cc", "subject", "objet", "date", "photos", "photo", "please", "the", "a", "an", "policy", "contract", "contrat", "sinistre", "dossier", "police", "garage", "carrosserie", "assurances", "assurance", "conseil", "cabinet", "agence", "courtage", "broker", "sarl", "sas", "sa", "ltd", "inc", "gmbh", "group", "groupe", "claimflow", "mobile", "tel", "tél", "phone", "fax", "iphone", "android", "samsung", "outlook", "gmail", "yahoo", "orange", "free", "hotmail", "windows", "apple", "mail", "web", "portal", "portail", "service-client", "voiture", "car", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre", "ok", "yes", "no", "non", "oui", "urgent", "important", "note"]
+    ["sir", "madam", "madame", "monsieur", "mesdames", "messieurs", "mademoiselle", "dear", "hello", "hi", "hey", "bonjour", "bonsoir", "salut", "cher", "chère", "chere", "all", "team", "claims", "claim", "customer", "service", "services", "support", "department", "client", "clients", "agent", "insurer", "insurance", "regards", "best", "kind", "warm", "many", "thanks", "thank", "sincerely", "yours", "faithfully", "cordialement", "bien", "cordiales", "salutations", "distinguées", "merci", "avance", "amitiés", "sent", "envoyé", "from", "de", "to", "à", "cc", "subject", "objet", "date", "photos", "photo", "please", "the", "a", "an", "policy", "contract", "contrat", "sinistre", "dossier", "police", "garage", "carrosserie", "assurances", "assurance", "conseil", "cabinet", "agence", "courtage", "broker", "sarl", "sas", "sa", "ltd", "inc", "gmbh", "group", "groupe", "claimflow", "mobile", "tel", "tél", "phone", "fax", "iphone", "android", "samsung", "outlook", "gmail", "yahoo", "orange", "free", "hotmail", "windows", "apple", "mail", "web", "portal", "portail", "service-client", "voiture", "car", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre", "ok", "yes", "no", "non", "oui", "urgent", "important", "note", "am", "im", "zum", "zur", "auf", "saludos", "saludo", "cordiales", "cordiali", "saluti", "distinti", "groetjes", "groet", "groeten", "grüße", "grüßen", "gruß", "viele", "freundlichen", "hochachtungsvoll", "atentamente", "gracias", "grazie", "cheers", "cdt", "lg", "hallo", "hola", "buongiorno", "buenos", "guten", "goedemiddag", "beste", "dag", "salve", "tag"]
 )
 _ORG_MARKERS = re.compile(
     r"assur|conseil|cabinet|agence|courtage|sarl|\bsas\b|\bsa\b|\bltd\b|\binc\b|gmbh|insurance|garage|carrosserie|"
@@ -149,7 +220,11 @@ _ORG_MARKERS = re.compile(
     re.IGNORECASE,
 )
 _PARTICLES = frozenset(["le", "la", "les", "de", "du", "des", "da", "di", "van", "von", "der", "den", "ben", "bin", "el", "al", "mc", "mac", "st", "saint", "y", "e"])
-_TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Mme|Mlle|Mmes|M|Me|Maître|Madame|Monsieur|Mademoiselle)"
+_TITLES = (
+    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Mme|Mlle|Mmes|M|Me|Maître|Madame|Monsieur|Mademoiselle|Herr|Frau|Hr|Fr|"
+    r"Sr|Sra|Srta|Don|Doña|Dña|Sig\.ra|Sig\.na|Sig|Signor|Signora|Dott\.ssa|dott\.ssa|Dott|dott|Avv|Ing|"
+    r"heer|mevrouw|mevr|dhr|Heer|Mevrouw)"
+)
 
 _GREETING = re.compile(
     r"^[ \t]*(?:dear|hello|hi|hey|good (?:morning|afternoon|evening)|bonjour|bonsoir|salut|cher|ch[eè]re|to)[ \t]+"
@@ -160,20 +235,35 @@ _CLOSING = re.compile(
     r"^\s*>?\s*(?:(?:best|kind|warm|many|warmest)\s+(?:regards|wishes|thanks)|regards|sincerely(?:\s+yours)?|"
     r"yours\s+(?:sincerely|faithfully|truly)|thanks(?:\s+(?:again|in advance|a lot))?|thank you|many thanks|cheers|"
     r"best|(?:bien\s+)?cordialement|bien [àa] vous|(?:sinc[èe]res\s+)?salutations(?:\s+distingu[ée]es)?|"
-    r"merci(?:\s+(?:d'avance|par avance|beaucoup|encore))?|amiti[ée]s|[àa] bient[ôo]t|bonne journ[ée]e)"
+    r"merci(?:\s+(?:d'avance|par avance|beaucoup|encore))?|amiti[ée]s|[àa] bient[ôo]t|bonne journ[ée]e|cdt|"
+    r"(?:mit\s+)?(?:freundlichen|besten|herzlichen|viele|liebe|beste)\s+gr[üu](?:ß|ss)en?|(?:viele\s+)?gr[üu](?:ß|ss)e|"
+    r"gru(?:ß|ss)|lg|hochachtungsvoll|(?:un\s+)?saludos?(?:\s+cordiales)?|atentamente|cordiales saludos|gracias|"
+    r"cordiali saluti|distinti saluti|saluti|cordialmente|grazie|(?:met\s+)?vriendelijke\s+groet(?:en)?|groetjes|"
+    r"groet(?:en)?|dank je(?:\s+wel)?|bedankt)"
     r"\s*[,.!]?[ \t]*(?P<rest>[^\n]*)$",
     re.IGNORECASE | re.MULTILINE,
 )
 _BEFORE_ADDRESS = re.compile(r"(?P<name>[^\W\d_][^<>\n,:;\"()\[\]]{1,60}?)\s*<[^<>\s@]+@[^<>\s]+>")
 _AFTER_TITLE = re.compile(
-    rf"(?<![\w]){_TITLES}\.?\s+(?P<name>[A-ZÀ-ÖØ-Þ][\w'’-]+(?:\s+[A-ZÀ-ÖØ-Þ][\w'’-]+){{0,2}})"
+    rf"(?<![\w]){_TITLES}\.?\s+(?P<name>[A-ZÀ-ÖØ-Þ][\w'’-]+(?:\s+(?:[A-ZÀ-ÖØ-Þ]|[dv][aeo]n?\s)[\w'’-]+){{0,2}})"
 )
 _AFTER_RELATION = re.compile(
     r"(?i:\b(?:our|my|your)\s+(?:client|customer|wife|husband|son|daughter|partner|neighbou?r|colleague|father|mother|"
     r"brother|sister|friend|tenant)|\bnotre\s+client(?:e)?|\b(?:mon|ma|votre)\s+(?:client|cliente|mari|femme|fils|"
     r"fille|voisin|voisine|coll[èe]gue|p[èe]re|m[èe]re|fr[èe]re|s[œo]eur|ami|amie|locataire)|\bcontact(?:er|ez)?|"
     r"\bmy name is|\bje m'appelle|\bje suis|\bi am|\bi'm|\bsigned|\bsign[ée]|\bpolicy ?holder|\btitulaire|"
-    r"\bassur[ée]e?|\bname|\bnom)[ \t]*:?[ \t]+(?P<name>[A-ZÀ-ÖØ-Þ][\w'’-]+(?:[ \t]+[A-ZÀ-ÖØ-Þ][\w'’-]+){0,3})",
+    r"\bassur[ée]e?|\bname|\bnom|\bt[ée]moin|\bvoisine?|\bconduct(?:eur|rice)|\bs'appelle|\bfemme|\bmari|"
+    r"\bfille|\bfils|\bfr[èe]re|\bs[œo]eur|\batelier|\bzeugin|\bzeuge|\bnachbarin|\bnachbar|\bkundin|\bkunde|"
+    r"\bfahrerin|\bfahrer|\bschrieb|\behefrau|\behemann|\bich bin|\bmarido|\besposa|\besposo|\bvecina|\bvecino|"
+    r"\bconductora|\bconductor|\bcliente|\btestigo|\bsoy|\bmoglie|\bmarito|\btestimone|\bvicina|\bvicino|"
+    r"\bcontroparte|\bbuurvrouw|\bbuurman|\bgetuige|\bschoonzus|\bzwager|\btegenpartij|\bwitness|\bneighbou?r|"
+    r"\btenant|\bdriver|\bwas|\bme|\bshop|\bwife|\bhusband|\bdaughter|\bson)"
+    r"[ \t]*[:,]?[ \t]+(?P<name>[A-ZÀ-ÖØ-Þ][\w'’-]+(?:[ \t]+(?:[A-ZÀ-ÖØ-Þ][\w'’-]+|del|de|van|von|der|i|y)){0,3})",
+)
+# "Le témoin, Pierre Lambert, peut...", "the other guy was Robert Chen": two or three capitalised words
+# right after a lower-case word or a comma, never at the start of a sentence.
+_MID_SENTENCE = re.compile(
+    r"(?<=[a-zà-ÿ,:;] )(?P<name>[A-ZÀ-ÖØ-Þ][a-zà-ÿ'’-]+(?:[ ](?:[A-ZÀ-ÖØ-Þ][\w'’-]+)){1,2})(?![\w'’-])"
 )
 _QUOTE_OR_FORWARD = re.compile(
     r"^\s*(?:on .{4,200}wrote:|le .{4,200}a [ée]crit\s*:|-{2,}\s*(?:original message|message d'origine|"
@@ -301,10 +391,14 @@ def find_names(text: str) -> list[str]:
     for rx in (_AFTER_TITLE, _AFTER_RELATION):
         for m in rx.finditer(text):
             add(_leading_name(m.group("name")))
+    for m in _MID_SENTENCE.finditer(text):
+        add(m.group("name") if name_like(m.group("name")) else None)
     # The last line of the new text, and of the whole mail, is often a bare signature.
     blocks = [text[: q.start()] for q in _QUOTE_OR_FORWARD.finditer(text)] + [text]
     for block in blocks:
         tail = [ln.strip().lstrip(">").strip() for ln in block.splitlines() if ln.strip().lstrip(">").strip()]
+        if len(tail) < 2:  # a one-line text (a subject) has no signature
+            continue
         for ln in tail[-3:]:
             if name_like(ln) and not ln.endswith((".", ":", "?", "!")):
                 add(ln)
@@ -324,7 +418,8 @@ def _name_variants(name: str) -> set[str]:
                 pieces.add(part)
     out = set()
     for p in pieces:
-        for v in (p, _fold(p), p.title(), p.upper(), _fold(p).upper(), _fold(p).title()):
+        # Lower case too: people sign "liam" or "sarah" in a hurry.
+        for v in (p, _fold(p), p.title(), p.upper(), _fold(p).upper(), _fold(p).title(), p.lower(), _fold(p).lower()):
             if v and sum(ch.isalpha() for ch in v) >= 3:
                 out.add(v)
     return out
@@ -372,12 +467,35 @@ def _pattern_spans(text: str) -> list[_Span]:
         num = m.group("num").rstrip(" .-")
         if _phone_digits_ok(num):
             spans.append(_Span(m.start("num"), m.start("num") + len(num), "PHONE", num))
-    for m in _PLATE.finditer(text):
-        spans.append(_Span(m.start(), m.end(), "PLATE", m.group(0)))
-    for rx in (_ADDRESS_FR, _ADDRESS_EN):
+    for rx in (_PLATE, *_PLATES):
+        for m in rx.finditer(text):
+            if not re.fullmatch(r"\d{4}\s?(?:EUR|USD|GBP|CHF)", m.group(0)):
+                spans.append(_Span(m.start(), m.end(), "PLATE", m.group(0)))
+    for m in _PLATE_LABELLED.finditer(text):
+        spans.append(_Span(m.start("plate"), m.end("plate"), "PLATE", m.group("plate")))
+    for rx in _NATIONAL_IDS:
+        for m in rx.finditer(text):
+            spans.append(_Span(m.start(), m.end(), "ID", m.group(0)))
+    for m in _ID_LABELLED.finditer(text):
+        if any(ch.isdigit() for ch in m.group("id")):
+            spans.append(_Span(m.start("id"), m.end("id"), "ID", m.group("id")))
+    for rx in (_ADDRESS_FR, _ADDRESS_EN, _ADDRESS_DE_NL, _ADDRESS_SOUTH):
         for m in rx.finditer(text):
             value = m.group(0).rstrip(" ,.\n")
-            spans.append(_Span(m.start(), m.start() + len(value), "ADDRESS", value))
+            end = m.start() + len(value)
+            # A postcode (and town) right after a street the pattern stopped at belongs to the address.
+            tail = _POSTCODE_AFTER_ADDRESS.match(text, end) if end < len(text) else None
+            if tail:
+                end = tail.end()
+            if re.search(r"\d", text[m.start():end]):
+                spans.append(_Span(m.start(), end, "ADDRESS", text[m.start():end]))
+    for m in _ADDRESS_TAIL.finditer(text):
+        street = m.group("street").strip()
+        if re.search(r"\d", street) and not _PROTECTED_TEXT.search(street) and len(street.split()) <= 7:
+            start = m.start("street") + (len(m.group("street")) - len(m.group("street").lstrip()))
+            spans.append(_Span(start, m.end(), "ADDRESS", text[start:m.end()]))
+    for m in _US_STATE_ZIP.finditer(text):
+        spans.append(_Span(m.start(), m.end(), "ADDRESS", m.group(0)))
     return spans
 
 
