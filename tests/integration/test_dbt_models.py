@@ -9,6 +9,7 @@ import pytest
 
 from assets.dbt.project import dbt_resource, ensure_manifest
 from assets.project import warehouse_path
+from assets.resources import WarehouseResource
 from connectors.schema import CLAIMS_HISTORY, PHOTO_QUALITY, REVIEW_LABELS
 
 pytestmark = pytest.mark.integration
@@ -129,7 +130,7 @@ def built_warehouse(manifest, tmp_path_factory):
         _write_raw_tables(warehouse_path())
         result = dg.materialize(
             [claimflow_dbt_assets],
-            resources={"dbt": dbt_resource()},
+            resources={"dbt": dbt_resource(), "warehouse": WarehouseResource(path=str(warehouse_path()))},
             selection=dg.AssetSelection.assets(claimflow_dbt_assets),
             raise_on_error=False,
         )

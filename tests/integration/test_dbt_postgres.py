@@ -13,6 +13,7 @@ from dagster_dbt import DbtCliResource
 
 from assets.dbt.project import dbt_executable, dbt_project, ensure_manifest
 from assets.project import warehouse_path
+from assets.resources import WarehouseResource
 from integration.test_dbt_models import EXPECTED, _write_raw_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -47,7 +48,7 @@ def built_on_postgres(postgres_server, tmp_path_factory):
             mp.setenv(name, value)
         prod_dbt = DbtCliResource(project_dir=dbt_project, target="prod", dbt_executable=dbt_executable())
         result = dg.materialize(
-            [claimflow_dbt_assets], resources={"dbt": prod_dbt},
+            [claimflow_dbt_assets], resources={"dbt": prod_dbt, "warehouse": WarehouseResource(path=str(warehouse_path()))},
             selection=dg.AssetSelection.assets(claimflow_dbt_assets), raise_on_error=False,
         )  # fmt: skip
     engine = sa.create_engine(url)
