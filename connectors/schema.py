@@ -246,9 +246,9 @@ CLAIM_STEPS = table(
     "claim_steps",
     """claim_number varchar, step varchar, run_id varchar, trace_id varchar, span_id varchar,
     started_at timestamp, ended_at timestamp, status varchar, attributes varchar""",
-    key=("claim_number", "step", "run_id"),
+    key="span_id",
     owner=MONITORING,
-    doc="The step ledger: one row per claim, step and run (the claim's trace, see monitoring/telemetry.py).",
+    doc="The step ledger: one span per claim milestone (the claim's trace, see assets/monitoring/traces.py).",
 )
 LIVE_MONITORING = table(
     "live_monitoring",

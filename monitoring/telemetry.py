@@ -312,3 +312,29 @@ def timeline(ledger: pd.DataFrame, spans: pd.DataFrame, audit: Sequence[dict] = 
         events.append({"at": str(a["at"]), "what": f"audit {a['action']}", "run": "", "status": "ok",
                        "ms": None, "detail": f"#{a['seq']} by {a['actor']}"})
     return sorted(events, key=lambda e: e["at"])
+
+
+def last_circuits(home: Path, *, tail_bytes: int = 256 * 1024) -> dict[str, dict]:
+    """Per outside system, its most recent call in the span log's tail: circuit state, status, end time.
+
+    Reads only the end of the file, so a sensor can ask every tick without reading the whole log.
+    """
+    path = telemetry_dir(home) / SPANS_FILE
+    if not path.exists():
+        return {}
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - tail_bytes))
+        lines = fh.read().decode("utf-8", "replace").splitlines()[1:] if path.stat().st_size > tail_bytes \
+            else fh.read().decode("utf-8", "replace").splitlines()
+    out: dict[str, dict] = {}
+    for line in lines:
+        if '"outside_call"' not in line:
+            continue
+        try:
+            span = json.loads(line)
+        except ValueError:
+            continue
+        attrs = json.loads(span.get("attributes") or "{}")
+        out[span.get("system")] = {"circuit": attrs.get("claimflow.circuit", "closed"), "status": span.get("status"),
+                                   "ended_ns": span.get("end_ns")}
+    return out

@@ -3,6 +3,7 @@
 
 import hashlib
 import json
+import time
 
 import dagster as dg
 
@@ -14,10 +15,12 @@ from assets.resources import (
     SystemOfRecordResource,
     registry_for,
 )
+from monitoring.telemetry import last_circuits
+from orchestration.settings import settings
 
 TRIAGE_ASSETS = dg.AssetSelection.assets(
     "serving_deployment", "risk_scores", "serving_cost", "triage_decisions", "status_drafts",
-    "system_of_record_updates", "audit_log", "triage_kpis",
+    "system_of_record_updates", "audit_log", "triage_kpis", "claim_traces",
 )  # fmt: skip
 
 claims_intake_job = dg.define_asset_job(
@@ -82,7 +85,7 @@ def plan_batches(keys: list[str], max_batch: int = MAX_BATCH) -> list[list[str]]
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
 def claims_inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource):
-    """Request one run per batch of up to MAX_BATCH new files not yet requested."""
+    """Request one run per batch of up to MAX_BATCH new files not yet requested, unless downstream is saturated."""
     requested = set(json.loads(context.cursor)) if context.cursor else set()
     present = [item.key for item in inbox.get().list_new()]
     fresh = [k for k in present if k not in requested]
@@ -91,14 +94,56 @@ def claims_inbox_sensor(context: dg.SensorEvaluationContext, inbox: InboxResourc
         context.update_cursor(json.dumps(sorted(requested & set(present))))
         yield dg.SkipReason("no new mail")
         return
-    for batch in plan_batches(fresh):
+    instance = _instance(context)
+    held = back_pressure(instance, settings())
+    if held:
+        # Mail stays in the inbox (nothing is lost); its age is a metric with an alert rule.
+        yield dg.SkipReason(f"{len(fresh)} new mail waiting: {held}")
+        return
+    room = settings().max_runs_in_flight - _in_flight(instance)
+    launched: list[str] = []
+    for batch in plan_batches(fresh)[:room]:
         run_key = "inbox-" + hashlib.sha256("\n".join(batch).encode()).hexdigest()[:16]
         yield dg.RunRequest(
             run_key=run_key,
             run_config={"ops": {"claim_emails": {"config": {"inbox_keys": batch}}}},
             tags={"claimflow/batch_size": str(len(batch))},
         )
-    context.update_cursor(json.dumps(sorted((requested & set(present)) | set(fresh))))
+        launched.extend(batch)
+    context.update_cursor(json.dumps(sorted((requested & set(present)) | set(launched))))
+
+
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
+# A circuit seen open this recently holds new batches back; older news is stale (the breaker half-opens).
+CIRCUIT_FRESH_S = 120
+
+
+def _instance(context: dg.SensorEvaluationContext):
+    try:
+        return context.instance
+    except dg.DagsterInvariantViolationError:  # a sensor evaluated outside a Dagster instance (unit tests)
+        return None
+
+
+def _in_flight(instance) -> int:
+    if instance is None:
+        return 0
+    return instance.get_runs_count(dg.RunsFilter(job_name=claims_flow_job.name, statuses=IN_FLIGHT))
+
+
+def back_pressure(instance, s) -> str:
+    """Why new micro-batches should wait now ("" when they should not): too many claims runs queued or
+    running, or the circuit to Triton or Claude open. Waiting beats piling retries on a sick system."""
+    running = _in_flight(instance)
+    if running >= s.max_runs_in_flight:
+        return f"back-pressure: {running} claims runs in flight (limit {s.max_runs_in_flight})"
+    now_ns = time.time_ns()
+    for system, last in sorted(last_circuits(s.home).items()):
+        if system in ("triton", "claude") and last["circuit"] == "open" \
+                and now_ns - int(last["ended_ns"] or 0) < CIRCUIT_FRESH_S * 1e9:
+            return f"back-pressure: the circuit to {system} is open"
+    return ""
 
 
 model_training_job = dg.define_asset_job(

@@ -36,6 +36,7 @@ VARIABLES = (
     "CLAIMFLOW_TRITON_REPOSITORY", "CLAIMFLOW_SCORING_FALLBACK", "CLAIMFLOW_APPROVERS", "CLAIMFLOW_USER",
     "CLAIMFLOW_DBT_TARGET", "OTEL_EXPORTER_OTLP_ENDPOINT", "CLAIMFLOW_ALERT_WEBHOOK_URL",
     "CLAIMFLOW_WEB_PORT", "CLAIMFLOW_PUBLIC_URL", "CLAIMFLOW_OIDC_ISSUER", "CLAIMFLOW_OIDC_CLIENT_ID",
+    "CLAIMFLOW_METRICS_PORT", "CLAIMFLOW_MAX_RUNS_IN_FLIGHT",
 )  # fmt: skip
 
 
@@ -70,6 +71,8 @@ class Settings:
     public_url: str = ""  # where people reach the workspace (https: cookies are Secure); "" = loopback
     oidc_issuer: str = ""  # the insurer's identity provider; "" = local passwords only
     oidc_client_id: str = ""
+    metrics_port: int = 9464  # `claimflow metrics serve`, on 127.0.0.1
+    max_runs_in_flight: int = 4  # claims runs queued or running before the inbox sensor waits
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +115,8 @@ class Settings:
             public_url=(get("CLAIMFLOW_PUBLIC_URL") or "").rstrip("/"),
             oidc_issuer=(get("CLAIMFLOW_OIDC_ISSUER") or "").rstrip("/"),
             oidc_client_id=get("CLAIMFLOW_OIDC_CLIENT_ID") or "",
+            metrics_port=_port(get, "CLAIMFLOW_METRICS_PORT", 9464),
+            max_runs_in_flight=_positive(get, "CLAIMFLOW_MAX_RUNS_IN_FLIGHT", 4),
         )
 
     def ready_sor_url(self) -> str:
@@ -121,6 +126,15 @@ class Settings:
         if self.sor_url.startswith("sqlite:///"):
             Path(self.sor_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return self.sor_url
+
+
+def _positive(get, name: str, default: int) -> int:
+    raw = get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name}={raw!r} is not a positive whole number")
+    return int(raw)
 
 
 def _port(get, name: str, default: int) -> int:
