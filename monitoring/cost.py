@@ -9,57 +9,14 @@ onnxruntime measurement of the same ONNX model, and the measurement says which.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 import numpy as np
 
-INPROCESS = "onnxruntime-inprocess"
-TRITON = "triton-statistics"
+from models.cost import INPROCESS, TRITON, CostMeasurement, cost_from_compute
 
-
-@dataclass(frozen=True)
-class CostMeasurement:
-    source: str
-    model_version: int | None
-    inferences: int
-    compute_seconds: float
-    price_per_hour: float
-    measured_at: str
-
-    @property
-    def seconds_per_inference(self) -> float:
-        return self.compute_seconds / self.inferences
-
-    @property
-    def cost_per_inference(self) -> float:
-        return self.seconds_per_inference * self.price_per_hour / 3600.0
-
-    @property
-    def cost_per_1k(self) -> float:
-        return self.cost_per_inference * 1000.0
-
-    def as_dict(self) -> dict:
-        return asdict(self) | {
-            "seconds_per_inference": self.seconds_per_inference,
-            "cost_per_inference_usd": self.cost_per_inference,
-            "cost_per_1k_usd": self.cost_per_1k,
-        }
-
-
-def cost_from_compute(
-    compute_seconds: float, inferences: int, *, price_per_hour: float, source: str, model_version: int | None
-) -> CostMeasurement:
-    if inferences <= 0 or compute_seconds <= 0:
-        raise ValueError("a cost measurement needs at least one inference and positive compute time")
-    return CostMeasurement(
-        source=source,
-        model_version=model_version,
-        inferences=inferences,
-        compute_seconds=compute_seconds,
-        price_per_hour=price_per_hour,
-        measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
+__all__ = ["INPROCESS", "TRITON", "CostMeasurement", "CostVerdict", "cost_from_compute", "cost_gate",
+           "measure_inprocess"]
 
 
 def measure_inprocess(

@@ -32,12 +32,9 @@ from __future__ import annotations
 import re
 import urllib.request
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
 
+from models.cost import TRITON, CostMeasurement, cost_from_compute
 from models.serving.repository import MODEL_NAME
-
-if TYPE_CHECKING:
-    from monitoring.cost import CostMeasurement
 
 
 @dataclass(frozen=True)
@@ -142,9 +139,7 @@ def compute_seconds_per_inference(stats: ModelStatistics) -> float:
 
 
 def cost_measurement(stats: ModelStatistics, price_per_hour: float, version: int | None = None) -> CostMeasurement:
-    """Cost per inference on the serving tier, as `monitoring.cost` measures it (source `triton-statistics`)."""
-    # Imported here: `monitoring` sits above `models` in the layering and imports it.
-    from monitoring.cost import TRITON, cost_from_compute
+    """Cost per inference on the serving tier, in the cost contract of `models.cost` (source `triton-statistics`)."""
 
     if version is not None and int(version) != stats.version:
         raise ValueError(f"statistics are of version {stats.version}, not {version}")
