@@ -157,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # what the product writes under $CLAIMFLOW_HOME is the user's alone: files 0600, folders 0700
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
@@ -166,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("claimflow: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `claimflow models list | head`: the reader left, nothing to report
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 0
     except Exception as err:  # a bug, not bad input: still one line unless asked for more
         if os.environ.get("CLAIMFLOW_DEBUG"):
             raise

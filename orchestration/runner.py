@@ -24,8 +24,11 @@ DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.local.yaml"
 
 def prepare_dagster_home() -> Path:
     """Point DAGSTER_HOME at $CLAIMFLOW_HOME/dagster and give it the local dagster.yaml once."""
+    from connectors.secrets import secure_tree
+
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
+    secure_tree(claimflow_home())  # a home written before files were private is tightened on the next run
     target = home / "dagster.yaml"
     if not target.exists():
         target.write_text(DAGSTER_YAML.read_text())

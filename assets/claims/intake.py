@@ -28,6 +28,7 @@ from connectors.schema import (
     POLICIES,
     QUARANTINED,
 )
+from connectors.vault import open_text
 from connectors.warehouse import Warehouse, records
 from models.contracts import EXTRACTED_FIELDS, ClaimFields
 from models.extraction import EXTRACTOR_VERSION, ExtractionRules, extract_fields
@@ -77,7 +78,7 @@ def _email_row(item: InboxItem, msg: MailMessage, store: AttachmentStore, now: d
         "sender": msg.sender_address,
         "sender_name": msg.sender_name,
         "subject": msg.subject,
-        "body_text": msg.text,
+        "body_text": store.vault.seal_text(msg.text),  # personal data: encrypted at rest
         "html_only": msg.html_only,
         "attachments": json.dumps(attachments),
         "photos": json.dumps(photos),
@@ -373,6 +374,8 @@ def parse_pending(
         if pending.empty:
             return res
         emails = records(pending)
+        for email in emails:
+            email["body_text"] = open_text(email["body_text"])
         extracted, signals = {}, {}
         for email in emails:
             if email["parse_error"] is None:
