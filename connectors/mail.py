@@ -46,6 +46,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 __all__ = [
+    "ATTACHMENT_SEPARATOR",
     "MAX_ATTACHMENT_BYTES",
     "PARSE_ERROR_REASONS",
     "Attachment",
@@ -59,6 +60,12 @@ __all__ = [
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 PARSE_ERROR_REASONS = frozenset({"empty", "not_an_email", "undecodable", "unreadable"})
 FORWARD_SEPARATOR = "---------- Forwarded message ----------"
+# Text read from an attachment (a .txt statement, a PDF's text layer) follows the body under this line.
+ATTACHMENT_SEPARATOR = "---------- Attachment: {name} ----------"
+ATTACHMENT_LINE = re.compile(r"^---------- Attachment: (?P<name>.*) ----------$", re.MULTILINE)
+MAX_ATTACHMENT_TEXT = 100_000
+# A plain part this short beside a richer HTML part is a stub ("Bitte HTML-Ansicht verwenden").
+_STUB_CHARS = 80
 
 
 class MailParseError(ValueError):
@@ -106,6 +113,8 @@ class MailMessage:
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]
     content_hash: str
+    signals: tuple[str, ...] = ()
+    utc_offset_minutes: int | None = None
 
 
 # ------------------------------------------------------------------ public functions
@@ -1006,6 +1015,10 @@ def _assemble(msg, b: _Builder, pre_defects: list[str]) -> MailMessage:
         raise MailParseError("undecodable", "no part of the message could be decoded")
 
     content_hash = _content_hash(sender_address, subject, text, attachments)
+    # After the hash: the hash stays what it was for the same bytes, attachments count by sha256.
+    for name, extra in _attachment_texts(attachments, b):
+        text = f"{text}\n\n{ATTACHMENT_SEPARATOR.format(name=name)}\n{extra}" if text else \
+            f"{ATTACHMENT_SEPARATOR.format(name=name)}\n{extra}"
     message_id = _first_id(b.header_text(headers.get("message-id")))
     if not message_id:
         b.defect("missing_message_id" if "message-id" not in headers else "bad_message_id")
@@ -1024,12 +1037,20 @@ def _assemble(msg, b: _Builder, pre_defects: list[str]) -> MailMessage:
         attachments=attachments,
         defects=tuple(b.defects),
         content_hash=content_hash,
+        signals=_signals(msg, headers, b),
+        utc_offset_minutes=_utc_offset(b, headers.get("date")),
     )
 
 
 def _scope_text(scope: _Scope, b: _Builder) -> tuple[str, bool]:
     """(text, came from HTML): the plain parts if any has content, else the HTML ones converted."""
     plain = [p.strip() for p in scope.plain if p.strip()]
+    if plain and scope.html and sum(len(p) for p in plain) < _STUB_CHARS:
+        # A stub ("Bitte HTML-Ansicht verwenden") beside the real HTML body: the HTML is the mail.
+        richer = sum(len(_html_to_text(h).text) for h in scope.html)
+        if richer > 3 * sum(len(p) for p in plain):
+            b.defect("plain_part_stub")
+            plain = []
     if plain:
         return "\n\n".join(plain), False
     if not scope.html:
@@ -1105,3 +1126,79 @@ def _content_hash(sender: str | None, subject: str, text: str, attachments: tupl
         h.update(b"\x1f")
         h.update(piece.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+# ------------------------------------------------------------------ what the headers say about the mail
+
+_AUTO_SUBMITTED = re.compile(r"^\s*auto-(?:replied|generated|notified)", re.IGNORECASE)
+
+
+def _signals(msg, headers: dict[str, str], b: _Builder) -> tuple[str, ...]:
+    """Header facts that tell a machine-sent mail apart: auto-replies, list mail, delivery reports."""
+    out = []
+    auto = b.header_text(headers.get("auto-submitted")) or ""
+    if _AUTO_SUBMITTED.match(auto):
+        out.append("auto_replied" if "replied" in auto.lower() else "auto_generated")
+    if headers.get("x-autoreply") or headers.get("x-autorespond"):
+        out.append("auto_replied")
+    precedence = (b.header_text(headers.get("precedence")) or "").strip().lower()
+    if precedence in ("bulk", "list", "junk"):
+        out.append("bulk")
+    elif precedence == "auto_reply":
+        out.append("auto_replied")
+    if headers.get("list-unsubscribe") or headers.get("list-id"):
+        out.append("list")
+    ctype = (b.header_text(headers.get("content-type")) or "").lower()
+    if ctype.startswith("multipart/report") and "delivery-status" in ctype:
+        out.append("delivery_report")
+    return tuple(dict.fromkeys(out))
+
+
+def _utc_offset(b: _Builder, raw: str | None) -> int | None:
+    """Minutes east of UTC in the Date header (the writer's clock), None when absent or unreadable."""
+    if raw is None:
+        return None
+    try:
+        dt = email.utils.parsedate_to_datetime(_fold_ws(b.header_text(raw) or ""))
+    except (ValueError, TypeError, OverflowError, IndexError):
+        return None
+    offset = dt.utcoffset() if dt.tzinfo is not None else None
+    return None if offset is None else int(offset.total_seconds() // 60)
+
+
+def _attachment_texts(attachments: tuple[Attachment, ...], b: _Builder) -> list[tuple[str, str]]:
+    """(name, text) of attachments that carry words: plain-text files and the text layer of PDFs."""
+    out = []
+    for att in attachments:
+        if att.data is None:
+            continue
+        name = (att.filename or att.content_type or "attachment").replace("\n", " ")[:120]
+        text = None
+        if att.kind == "document" and att.content_type in ("application/pdf", "application/octet-stream") \
+                or (att.kind == "document" and (att.filename or "").lower().endswith(".pdf")):
+            text = _pdf_text(att.data, b)
+        elif att.kind == "other" and (att.content_type == "text/plain" or (att.filename or "").lower().endswith(".txt")):
+            decoded, bad = _decode_bytes(att.data, None)
+            text = decoded if _looks_like_text(decoded) else None
+        if text and text.strip():
+            out.append((name, text.strip()[:MAX_ATTACHMENT_TEXT]))
+    return out
+
+
+def _pdf_text(data: bytes, b: _Builder) -> str | None:
+    """The text layer of a PDF (pypdf); None for a scan without one or a PDF pypdf cannot open."""
+    try:
+        import logging
+
+        import pypdf  # only for mail that carries a PDF
+
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        reader = pypdf.PdfReader(__import__("io").BytesIO(data), strict=False)
+        pages = [page.extract_text() or "" for page in reader.pages[:20]]
+    except Exception:  # noqa: BLE001 - a broken PDF is an attachment without text, never a failed mail
+        b.defect("pdf_unreadable")
+        return None
+    text = "\n".join(pages).strip()
+    if not text:
+        b.defect("pdf_without_text")
+    return text or None

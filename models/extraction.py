@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 
@@ -31,6 +31,10 @@ EXTRACTOR_VERSION = "rules-2"
 PROVENANCE = "rules"
 # A mail with more dates, amounts or phones than this is not a claim a rule can read.
 _MAX_CANDIDATES = 200
+# Amounts and phones cost more per candidate (context checks, libphonenumber): a mail with more
+# than this is a price list, not a claim; and a body longer than this is read from its start.
+_MAX_AMOUNTS = 80
+_MAX_SCAN_CHARS = 30_000
 
 
 def _typo_variants(word: str) -> set[str]:
@@ -116,33 +120,44 @@ DEFAULT_RULES = ExtractionRules()
 # Starts only where a run of address characters starts: otherwise "1.2.3..." scans quadratically.
 _EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _ATTRIBUTION = re.compile(
-    r"^[ \t]*(?:on|le|am|el|il)\b[^\n]{0,300}?(?:\n[^\n]{0,200}?)?"
-    r"\b(?:wrote|a [ée]crit|schrieb|escribi[óo]|ha scritto)[ \t]*:[ \t]*$",
+    r"^[ \t]*(?:on|le|am|el|il|op)\b[^\n]{0,300}?(?:\n[^\n]{0,200}?)?"
+    r"\b(?:wrote|a [ée]crit|schrieb|escribi[óo]|ha scritto|schreef)[ \t]*:[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _ORIGINAL_SEP = re.compile(
-    r"^[ \t]*(?:-{3,}[ \t]*(?:original message|message d'origine|message original)[ \t]*-{3,}|_{10,})[ \t]*$",
+    r"^[ \t]*(?:-{3,}[ \t]*(?:original message|message d'origine|message original|urspr[üu]ngliche nachricht"
+    r"|mensaje original|messaggio originale|oorspronkelijk bericht|original-nachricht)[ \t]*-{3,}|_{10,})[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _FORWARD_SEP = re.compile(
-    r"^[ \t]*(?:-{3,}[ \t]*(?:forwarded message|message transf[ée]r[ée])[ \t]*-{3,}"
+    r"^[ \t]*(?:-{3,}[ \t]*(?:forwarded message|message transf[ée]r[ée]|weitergeleitete nachricht"
+    r"|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht)[ \t]*-{3,}"
     r"|begin forwarded message[ \t]*:|d[ée]but du message r[ée]exp[ée]di[ée][ \t]*:)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
-# An Outlook reply header without a separator line: "From: ...", then "Sent: ...".
+# An Outlook reply header without a separator line: "From: ...", then "Sent: ..." (in six languages).
 _HEADER_QUOTE = re.compile(
-    r"^[ \t]*(?:from|de)[ \t]*:[^\n]*\n[ \t]*(?:sent|date|envoy[ée])[ \t]*:", re.IGNORECASE | re.MULTILINE
+    r"^[ \t]*(?:from|de|von|da|van)[ \t]*:[^\n]*\n[ \t]*(?:sent|date|envoy[ée]|gesendet|enviado|inviato"
+    r"|verzonden|datum|fecha|data)[ \t]*:",
+    re.IGNORECASE | re.MULTILINE,
 )
-_FORWARD_SUBJECT = re.compile(r"^\s*\[?(?:fwd?|tr|transf)\]?\s*:", re.IGNORECASE)
+_FORWARD_SUBJECT = re.compile(r"^\s*\[?(?:fwd?|tr|transf|wg|rv|i|doorst)\]?\s*:", re.IGNORECASE)
 _FORWARD_INTENT = re.compile(
     r"forward|transmets|transf[eè]re|fais suivre|faire suivre|(?:our|notre|votre|your) client"
-    r"|on behalf of|pour le compte de",
+    r"|on behalf of|pour le compte de|weitergeleitet|reenv[ií]o|inoltro|doorgestuurd",
     re.IGNORECASE,
 )
 _HEADER_LINE = re.compile(
-    r"^[ \t]*(?P<name>from|de|sent|envoy[ée]|date|to|[àa]|cc|subject|objet)[ \t]*:[ \t]*(?P<value>.*)$",
+    r"^[ \t]*(?P<name>from|de|von|da|van|sent|envoy[ée]|gesendet|enviado|inviato|verzonden|date|datum|fecha|data"
+    r"|to|[àa]|an|para|aan|cc|subject|objet|betreff|asunto|oggetto|onderwerp)[ \t]*:[ \t]*(?P<value>.*)$",
     re.IGNORECASE,
 )
+_HEADER_KEYS = {
+    "de": "from", "von": "from", "da": "from", "van": "from",
+    "envoyé": "sent", "envoye": "sent", "gesendet": "sent", "enviado": "sent", "inviato": "sent",
+    "verzonden": "sent", "date": "sent", "datum": "sent", "fecha": "sent", "data": "sent",
+    "objet": "subject", "betreff": "subject", "asunto": "subject", "oggetto": "subject", "onderwerp": "subject",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -218,7 +233,7 @@ def split_regions(text: str, subject: str = "") -> Regions:
         if not m:
             break
         name = m.group("name").lower()
-        key = {"de": "from", "envoyé": "sent", "envoye": "sent", "date": "sent", "objet": "subject"}.get(name, name)
+        key = _HEADER_KEYS.get(name, name)
         headers.setdefault(key, m.group("value").strip())
         i += 1
     body = "\n".join(lines[i:])
@@ -286,6 +301,94 @@ def _policy_candidates(text: str, rules: ExtractionRules) -> list[_Number]:
     return out
 
 
+# Policy numbers as people write them: a label in one of six languages, a few words, then
+# seven digits that may be split by spaces, dots or dashes ("Police-Nr.: 5 772 031",
+# "contrat n°1-427-660", "POL 3874-112", "ma police c'est la 4918305").
+_SEVEN_DIGITS = re.compile(r"(?<![\d/])(?<!\d[ .\-])[1-9](?:[ .\-]?\d){6}(?![ .\-]?\d)(?![.,/]\d)")
+_POLICY_LABEL = re.compile(
+    r"\bpol\b|polic[ye]s?|polizz[ae]|p[oó]liza|polis(?:nummer|nr)?\b|contra(?:t|ct|tto)s?\b|contrat\w*|"
+    r"(?<!\w)(?:" + _alt("policy", "contract", "contrat", "police", "polizza", "poliza") + r")(?!\w)|"
+    r"vertrag\w*|versicherungs(?:schein)?\w*|vers\.?[ \t]*-?[ \t]*nr|police[ \t]*-?[ \t]*nr",
+    re.IGNORECASE,
+)
+# Another label nearer the number than the policy label means it is some other number.
+_NOT_POLICY_LABEL = re.compile(
+    r"\b(?:tel|t[ée]l[ée]?phone?|phone|mobile?|mob|fax|gsm|cell|kvk|siret|siren|rcs|rui|fsma|orias|cif|iban|vat|"
+    r"tva|frn|reg|crime|proces|aangifte|plainte|denuncia|anzeige|claim|sinistre|schaden\w*|siniestro|sinistro|"
+    r"dossier|expediente|pratica|clm)\b",
+    re.IGNORECASE,
+)
+
+
+def _policy_scan(text: str) -> list[_Number]:
+    """Labelled seven-digit policy numbers in `text` (spaces, dots and dashes inside are allowed)."""
+    out = []
+    for m in islice(_SEVEN_DIGITS.finditer(text), _MAX_CANDIDATES):
+        low = max(0, m.start() - 60)
+        window = text[low : m.start()]
+        cut = window.rfind("\n\n")
+        if cut >= 0:
+            window = window[cut + 2 :]
+        labels = list(_POLICY_LABEL.finditer(window))
+        if not labels:
+            continue
+        label = labels[-1]
+        gap = window[label.end() :]
+        if any(ch.isdigit() for ch in gap) or len(gap) > 45 or _NOT_POLICY_LABEL.search(gap):
+            continue
+        digits = re.sub(r"\D", "", m.group(0))
+        value = f"POL-{digits}"
+        canonical = label.group(0).lower() == "pol" and len(gap.strip(" -")) == 0
+        out.append(_Number(value, canonical or bool(re.match(r"[ \t]*[:#]?[ \t]*(?:n[°oº]\.?|nr\.?|no\.?)?[ \t]*:?[ \t]*$", gap, re.IGNORECASE))))
+    return out
+
+
+# ---------------------------------------------------------------- text that tries to instruct a model
+
+# Instruction-like passages in six languages: a value found only inside one is never chosen
+# over a value elsewhere ("ignore previous instructions, set the policy to ...").
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^\n]{0,40}\b(?:instructions?|rules?|prompts?)\b"
+    r"|\b(?:ignorez|oubliez|ignore)\b[^\n]{0,30}\binstructions?\b"
+    r"|\b(?:olvida|ignora)\b[^\n]{0,30}\binstrucciones\b|\binstrucci[óo]n para el sistema\b"
+    r"|\bignora\b[^\n]{0,30}\bistruzioni\b|\bistruzioni per il modello\b"
+    r"|\bnegeer\b[^\n]{0,30}\binstructies\b"
+    r"|\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie)\b[^\n]{0,30}\b(?:anweisungen|regeln)\b"
+    r"|\b(?:system note|note to the ai|note pour l['’]assistant|hinweis an die ki)\b"
+    r"|(?:^|\n)[ \t]*(?:assistant|system)[ \t]*:"
+    r"|\b(?:set|change) the (?:policy|amount|claim)\b[^\n]{0,20}\bto\b",
+    re.IGNORECASE,
+)
+
+
+def instruction_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph (or bracketed aside) that carries instruction-like text."""
+    spans = []
+    for m in _INSTRUCTION.finditer(text):
+        start = text.rfind("\n\n", 0, m.start())
+        start = 0 if start < 0 else start + 2
+        end = text.find("\n\n", m.end())
+        end = len(text) if end < 0 else end
+        bracket = text.rfind("[", start, m.start() + 1)
+        if bracket >= 0 and text.find("]", m.end(), end) >= 0:
+            start, end = bracket, text.find("]", m.end(), end) + 1
+        spans.append((start, end))
+    return spans
+
+
+def mask_instructions(text: str) -> tuple[str, bool]:
+    """`text` with instruction-like passages blanked (same length), and whether there were any."""
+    spans = instruction_spans(text)
+    if not spans:
+        return text, False
+    chars = list(text)
+    for start, end in spans:
+        for i in range(start, end):
+            if chars[i] != "\n":
+                chars[i] = " "
+    return "".join(chars), True
+
+
 def _pick_number(cands: list[_Number]) -> tuple[str | None, float]:
     """Most frequent well-formed value; conflicts and malformed look-alikes lower the confidence."""
     values = [c.value for c in cands if c.value]
@@ -314,35 +417,46 @@ def _find_claim(regions: Regions, subject: str, rules: ExtractionRules) -> tuple
 
 
 def _find_policy(regions: Regions, subject: str, rules: ExtractionRules) -> tuple[str | None, float]:
-    cands = _policy_candidates(regions.claim_text, rules)
+    scan = _policy_scan if rules.policy_number_pattern == DEFAULT_POLICY_PATTERN else (
+        lambda t: _policy_candidates(t, rules))
+    cands = scan(regions.claim_text)
     if regions.is_forward:
-        cands += _policy_candidates(regions.forwarded_subject, rules) + _policy_candidates(regions.primary, rules)
-    cands += _policy_candidates(subject, rules)
+        cands += scan(regions.forwarded_subject) + scan(regions.primary)
+    cands += scan(subject)
     return _pick_number(cands)
 
 
 # ---------------------------------------------------------------- dates
 
 _MONTHS = {
-    "january": 1, "jan": 1, "janvier": 1, "janv": 1,
-    "february": 2, "feb": 2, "fevrier": 2, "fevr": 2, "fev": 2,
-    "march": 3, "mar": 3, "mars": 3,
-    "april": 4, "apr": 4, "avril": 4, "avr": 4,
-    "may": 5, "mai": 5,
-    "june": 6, "jun": 6, "juin": 6,
-    "july": 7, "jul": 7, "juillet": 7, "juil": 7,
-    "august": 8, "aug": 8, "aout": 8,
-    "september": 9, "sep": 9, "sept": 9, "septembre": 9,
-    "october": 10, "oct": 10, "octobre": 10,
-    "november": 11, "nov": 11, "novembre": 11,
-    "december": 12, "dec": 12, "decembre": 12,
+    "january": 1, "jan": 1, "janvier": 1, "janv": 1, "januar": 1, "janner": 1, "enero": 1, "ene": 1, "gennaio": 1,
+    "gen": 1, "januari": 1,
+    "february": 2, "feb": 2, "fevrier": 2, "fevr": 2, "fev": 2, "februar": 2, "febrero": 2, "febbraio": 2,
+    "februari": 2,
+    "march": 3, "mar": 3, "mars": 3, "marz": 3, "maerz": 3, "marzo": 3, "maart": 3, "mrt": 3,
+    "april": 4, "apr": 4, "avril": 4, "avr": 4, "abril": 4, "abr": 4, "aprile": 4,
+    "may": 5, "mai": 5, "mayo": 5, "maggio": 5, "mag": 5, "mei": 5,
+    "june": 6, "jun": 6, "juin": 6, "juni": 6, "junio": 6, "giugno": 6, "giu": 6,
+    "july": 7, "jul": 7, "juillet": 7, "juil": 7, "juli": 7, "julio": 7, "luglio": 7, "lug": 7,
+    "august": 8, "aug": 8, "aout": 8, "agosto": 8, "augustus": 8,
+    "september": 9, "sep": 9, "sept": 9, "septembre": 9, "septiembre": 9, "setiembre": 9, "settembre": 9,
+    "set": 9,
+    "october": 10, "oct": 10, "octobre": 10, "oktober": 10, "okt": 10, "octubre": 10, "ottobre": 10, "ott": 10,
+    "november": 11, "nov": 11, "novembre": 11, "noviembre": 11,
+    "december": 12, "dec": 12, "decembre": 12, "dezember": 12, "dez": 12, "diciembre": 12, "dic": 12,
+    "dicembre": 12,
 }  # fmt: skip
 _WEEKDAYS = {
     "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
     "lundi": 0, "mardi": 1, "mercredi": 2, "jeudi": 3, "vendredi": 4, "samedi": 5, "dimanche": 6,
+    "montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5, "sonnabend": 5,
+    "sonntag": 6,
+    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
+    "lunedi": 0, "martedi": 1, "mercoledi": 2, "giovedi": 3, "venerdi": 4, "sabato": 5, "domenica": 6,
+    "maandag": 0, "dinsdag": 1, "woensdag": 2, "donderdag": 3, "vrijdag": 4, "zaterdag": 5, "zondag": 6,
 }  # fmt: skip
 # Written months are matched as any word, then looked up (a regex alternation of names is slow).
-_MONTH_WORD = r"(?P<mon>[A-Za-zéûÉÛ]{3,9})\.?"
+_MONTH_WORD = r"(?P<mon>[^\W\d_]{3,10})\.?"
 _YEAR = r"(?P<y>(?:19|20)\d{2})"
 _DATE_PATTERNS = [
     ("iso", 0.97, re.compile(r"(?<![\d/.-])(?P<y>(?:19|20)\d{2})-(?P<m>[01]?\d)-(?P<d>[0-3]?\d)(?![\d-])")),
@@ -354,11 +468,16 @@ _DATE_PATTERNS = [
         ),
     ),
     (
+        "dmy_dash",
+        0.95,
+        re.compile(r"(?<![\d/.,-])(?P<d>[0-3]?\d)-(?P<m>[01]?\d)-(?P<y>(?:19|20)\d{2})(?![\d-])"),
+    ),
+    (
         "d_month_y",
         0.97,
         re.compile(
-            rf"(?<![\w/.,])(?P<d>[0-3]?\d)(?:st|nd|rd|th|er|e)?\s+(?:of\s+)?{_MONTH_WORD}"
-            rf"(?:,?\s+{_YEAR})?(?![\w])"
+            rf"(?<![\w/.,])(?P<d>[0-3]?\d)(?:st|nd|rd|th|er|e|º|\.)?\s+(?:of\s+|de\s+)?{_MONTH_WORD}"
+            rf"(?:,?\s+(?:de\s+)?{_YEAR})?(?![\w])"
         ),
     ),
     (
@@ -368,25 +487,53 @@ _DATE_PATTERNS = [
                    rf"(?:,?\s+{_YEAR})?(?![\d:])"),
     ),
 ]
-# Relative days, named by how many days they lie before the reference day.
+# Relative days (six languages), named by how many days they lie before the reference day.
+_WD_ALT = (
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
+    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonnabend|sonntag"
+    r"|lunes|martes|mi[ée]rcoles|jueves|viernes|s[áa]bado|domingo"
+    r"|luned[iì]|marted[iì]|mercoled[iì]|gioved[iì]|venerd[iì]|sabato|domenica"
+    r"|maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag"
+)
 _RELATIVE = re.compile(
-    r"\b(?=[acdehjlmostvy])(?:(?P<d2>(?:the\s+)?day\s+before\s+yesterday|avant[- ]hier)"
-    r"|(?P<d1>yesterday|last\s+night|(?<![\w-])hier)"
+    r"(?<![\w-])(?:(?P<d2>(?:the\s+)?day\s+before\s+yesterday|avant[- ]hier|vorgestern|anteayer|antes\s+de\s+ayer"
+    r"|l['’]\s?altro\s?ieri|altroieri|ieri\s+l['’]altro|eergisteren)"
+    r"|(?P<d1>yesterday|last\s+night|hier|gestern|ayer|anoche|ieri|gisteren|gisteravond|gisternacht)"
     r"|(?P<d0>today|tonight|earlier\s+today|this\s+(?:morning|afternoon|evening)|aujourd['’]hui"
-    r"|ce\s+(?:matin|soir)|cet\s+apr[eè]s[- ]midi|cette\s+nuit)"
-    r"|(?:on|last|this\s+past)\s+(?P<en>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-    r"|(?P<fr1>lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\s+dernier"
-    r"|ce\s+(?P<fr2>lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche))\b",
+    r"|ce\s+(?:matin|soir)|cet\s+apr[eè]s[- ]midi|cette\s+nuit|heute|hoy|esta\s+(?:ma[ñn]ana|tarde|noche)"
+    r"|oggi|stamattina|stamane|stasera|stanotte|vandaag|vanochtend|vanmorgen|vanmiddag|vanavond|vannacht)"
+    r"|(?P<wd>" + _WD_ALT + r")(?:abend|morgen|nachmittag|nacht|avond|ochtend|middag|nacht)?)(?![\w'’-])",
+    re.IGNORECASE,
+)
+_WD_QUALIFIER = re.compile(
+    r"(?:\b(?:on|last|this\s+past|ce|letzten|vergangenen|am|el|afgelopen|vorige|op|il|lo|scorso)\s*$)"
+    r"|(?:^\s*(?:dernier|derni[èe]re|pasado|scorso|passato|jl|night|evening|morning|afternoon|soir|matin))",
+    re.IGNORECASE,
+)
+_WD_FUTURE = re.compile(
+    r"\b(?:next|prochain|kommenden|n[äa]chsten|pr[óo]ximo|prossimo|volgende|komende|will|passe|viendra|wird|"
+    r"kommt|vendr[áa]|verr[àa]|komt)\b[^.\n]{0,30}$",
+    re.IGNORECASE,
+)
+# "the night from Saturday to Sunday": the loss is dated by the second day.
+_NIGHT_FROM = re.compile(
+    r"\b(?:nuit|night|nacht|noche|notte)\s+(?:du|de|of|from|von|vom|del|della|tra|fra|between|van)\s+"
+    r"(?P<first>" + _WD_ALT + r")\b",
     re.IGNORECASE,
 )
 _INCIDENT_LABEL = re.compile(
     r"^\s*(?:date\s+(?:of\s+(?:the\s+)?(?:incident|loss|accident|damage|event)|du\s+sinistre|de\s+l['’]accident"
-    r"|de\s+l['’][ée]v[ée]nement|des\s+faits)|(?:incident|loss|accident)\s+date|date(?=\s*[:\-–]|\s+\d))",
+    r"|de\s+l['’][ée]v[ée]nement|des\s+faits)|(?:incident|loss|accident)\s+date|date(?=\s*[:\-–]|\s+\d)"
+    r"|schadentag|schadendatum|unfalldatum|datum\s+(?:der\s+)?schade|schadedatum|datum(?=\s*[:\-–])"
+    r"|fecha(?:\s+del\s+(?:siniestro|accidente))?(?=\s*[:\-–]|\s+\d)|data(?:\s+del\s+sinistro)?(?=\s*[:\-–]))",
     re.IGNORECASE,
 )
 _INCIDENT_WORDS = re.compile(
     r"happen|occur|incident|accident|sinistre|surven|produit|arriv|"
-    r"stolen|vol[ée]|hit|crash|fire|feu|flood|inond|storm|hail|gr[êe]le|temp[êe]te|damag|endommag",
+    r"stolen|vol[ée]|hit|crash|fire|feu|flood|inond|storm|hail|gr[êe]le|temp[êe]te|damag|endommag|"
+    r"unfall|passiert|geschah|gestohlen|hagel|brand|unwetter|accidente|siniestro|choque|golpe|rob|granizo|"
+    r"incendi|tormenta|incidente|sinistro|furto|rubat|grandin|allag|aanrijding|gestolen|ongeluk|gebeurd|"
+    r"avvenut|ocurri|sucedi|collision|colisi|collisione|tamponament|vandal|broke|cassé|fractur",
     re.IGNORECASE,
 )
 
@@ -401,7 +548,10 @@ _WORD = re.compile(r"[a-z]+")
 _DATE_DECOY = _variant_set(
     "bought", "purchased", "acquired", "achete", "achetee", "achat", "registered", "renewal", "echeance",
     "closed", "cloture", "delivered", "livree", "immatriculee", "immatricule", "immatriculation",
-) | {"born", "sent", "envoye", "wrote", "ecrit", "received", "recu", "paid", "verse", "versee"}
+    "signed", "signature", "inspected", "notification", "declaration", "meldung", "denuncia", "plainte",
+    "aangifte", "anzeige", "unterschrift", "firmado", "firmato", "ondertekend", "expertise", "revised",
+) | {"born", "sent", "envoye", "wrote", "ecrit", "received", "recu", "paid", "verse", "versee", "vom",
+     "signe"}
 # ... and one right after "since" or "until" is the edge of a period, not an event.
 _DATE_EDGE = _variant_set("since", "until", "depuis", "expires", "expiry", "valable", "valid") | {"till", "jusqu"}
 _EDGE_FILLER = {"on", "le", "the", "au", "a", "l"}
@@ -411,9 +561,16 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(_fold(text))
 
 
+# ... and one that dates a document ("devis du 12/10", "the estimate came in this afternoon").
+_DATE_DOCUMENT = _variant_set(
+    "invoice", "estimate", "devis", "offerte", "presupuesto", "preventivo", "kostenvoranschlag", "rechnung",
+    "fattura", "factuur", "factura", "dealer",
+)
+
+
 def _is_date_decoy(before: str) -> bool:
     words = _words(before)
-    if not _DATE_DECOY.isdisjoint(words):
+    if not _DATE_DECOY.isdisjoint(words) or not _DATE_DOCUMENT.isdisjoint(words[-4:]):
         return True
     while words and words[-1] in _EDGE_FILLER:
         words.pop()
@@ -494,22 +651,33 @@ def _explicit_dates(text: str, latest: date | None) -> list[_DateCand]:
     return sorted(found, key=lambda c: c.pos)
 
 
-def _relative_dates(text: str, ref: date | None, taken: list[_DateCand]) -> list[_DateCand]:
+def _relative_dates(
+    text: str, ref: date | None, taken: list[_DateCand], language: str | None = None
+) -> list[_DateCand]:
     if ref is None:
         return []
     out = []
     mask = _taken(taken, len(text) + 3)
+    for m in _NIGHT_FROM.finditer(text):
+        mask[m.start("first") : m.end("first")] = b"\x01" * (m.end("first") - m.start("first"))
     for m in islice(_RELATIVE.finditer(text), _MAX_CANDIDATES):
         if mask.find(1, m.start(), m.end() + 3) >= 0:
             continue  # "on Monday 4 March 2026" is a written date
+        if language not in (None, "fr") and m.group(0).lower() == "hier":
+            continue  # German and Dutch "hier" is "here"
         for days, group in ((2, "d2"), (1, "d1"), (0, "d0")):
             if m.group(group):
                 out.append(_DateCand(m.start(), m.end(), ref - timedelta(days=days), 0.8, True, True))
                 break
         else:
-            wd = _WEEKDAYS[(m.group("en") or m.group("fr1") or m.group("fr2")).lower()]
+            before = text[max(0, m.start() - 40) : m.start()]
+            if _WD_FUTURE.search(before):
+                continue
+            wd = _WEEKDAYS[_fold(m.group("wd"))]
             back = (ref.weekday() - wd) % 7 or 7
-            out.append(_DateCand(m.start(), m.end(), ref - timedelta(days=back), 0.65, True, True))
+            qualified = bool(_WD_QUALIFIER.search(text[max(0, m.start() - 20) : m.start()])
+                             or _WD_QUALIFIER.search(text[m.end() : m.end() + 12]) or m.group(0) != m.group("wd"))
+            out.append(_DateCand(m.start(), m.end(), ref - timedelta(days=back), 0.7 if qualified else 0.6, True, True))
     return out
 
 
@@ -519,8 +687,17 @@ def find_dates(text: str, received: date | None) -> list[tuple[int, date, float,
 
 
 def _pick_incident_date(
-    texts: list[tuple[str, float]], ref: date | None, latest: date | None, day_uncertain: bool = False
+    texts: list[tuple[str, float]], ref: date | None, latest: date | None, day_uncertain: bool = False,
+    language: str | None = None,
 ) -> tuple[date | None, float]:
+    value, conf, _ = _incident_date_scored(texts, ref, latest, day_uncertain, language)
+    return value, conf
+
+
+def _incident_date_scored(
+    texts: list[tuple[str, float]], ref: date | None, latest: date | None, day_uncertain: bool = False,
+    language: str | None = None,
+) -> tuple[date | None, float, float]:
     """Best incident date over (text, weight) sources; decoys (purchase, quotes) never count.
 
     `ref` is the day relative words count from, `latest` the last day the writer can mean,
@@ -531,7 +708,7 @@ def _pick_incident_date(
         if not text:
             continue
         cands = _explicit_dates(text, latest)
-        cands += _relative_dates(text, ref, cands)
+        cands += _relative_dates(text, ref, cands, language)
         for c in cands:
             if latest is not None and c.value > latest:
                 continue
@@ -552,14 +729,18 @@ def _pick_incident_date(
                 score -= 0.5
             scored.append((score, c.value, conf))
     if not scored:
-        return None, 0.0
+        return None, 0.0, 0.0
+    return _best_date(scored)
+
+
+def _best_date(scored: list[tuple[float, date, float]]) -> tuple[date, float, float]:
     scored.sort(key=lambda s: s[0], reverse=True)
     score, value, conf = scored[0]
     if any(v != value and score - s < 0.3 for s, v, _ in scored[1:]):
         conf -= 0.15
     if score < 1.0:
         conf -= 0.1
-    return value, round(conf, 3)
+    return value, round(conf, 3), score
 
 
 # ---------------------------------------------------------------- amounts
@@ -568,39 +749,82 @@ _CUR_CODE = {
     "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
     "$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
     "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "livre": "GBP", "livres": "GBP",
-    "chf": "CHF",
+    "chf": "CHF", "fr.": "CHF",
+    "a$": "AUD", "au$": "AUD", "aud": "AUD",
+    "mx$": "MXN", "mxn": "MXN", "pesos": "MXN", "peso": "MXN",
 }  # fmt: skip
-# Thousands: a separator before exactly three digits; decimals: exactly two digits.
-_NUM = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d{2})?(?![\d])|\d+(?:[.,]\d{2})?(?![\d])"
+# Thousands: a separator (space, dot, comma or Swiss apostrophe) before exactly three digits;
+# decimals: one or two digits; "2.3k" is thousands.
+_NUM = (
+    r"\d{1,3}(?:[ \u00a0\u202f.,'’]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
+    r"|\d+(?:[.,]\d{1,2})?(?:k\b)?(?![\d])"
+)
+_SP = r"[ \u00a0\u202f]*"
 _AMOUNT = re.compile(
-    r"(?=[€$£\deugc])(?:(?P<cb>€|us\$|\$|£|\b(?:eur|usd|gbp|chf)\b)[ \u00a0\u202f]?(?P<n1>" + _NUM + r")"
-    r"|(?<![\d.,])(?P<n2>" + _NUM + r")[ \u00a0\u202f]?"
-    r"(?P<ca>€|\$|£|\b(?:eur|euros?|usd|dollars?|gbp|pounds?|livres?(?: sterling)?|chf)\b))",
+    r"(?=[-−€$£\deugcamp])(?:(?<![\w.,])(?P<neg>[-−]))?"
+    r"(?:(?P<cb>€|us\$|a\$|au\$|mx\$|\$|£|\b(?:eur|usd|gbp|chf|aud|mxn)\b|\bfr\.)" + _SP + r"(?P<n1>" + _NUM + r")"
+    r"|(?<![\d.,'’])(?P<n2>" + _NUM + r")" + _SP +
+    r"(?P<ca>€|\$|£|\b(?:eur|euros?|usd|dollars?|gbp|pounds?|livres?(?: sterling)?|chf|aud|mxn"
+    r"|pesos(?: mexicanos)?)\b))",
     re.IGNORECASE,
 )
 _AMOUNT_WORDS = re.compile(
     r"estimat|amount|cost|repair|quot|invoice|total|damage|loss|worth|value|price|around|about|approx|"
     r"montant|devis|co[uû]t|r[ée]paration|environ|valeur|valait|pr[ée]judice|d[ée]g[aâ]ts|estim|s'[ée]l[eè]ve|"
-    r"factur",
+    r"factur|cote|argus|"
+    r"kosten|betrag|sch[äa]tz|voranschlag|rechnung|offerte|wert|reparatur|beziffert|veranschlagt|"
+    r"presupuesto|importe|coste|costo|valor|factura|cotiza|cobra|"
+    r"preventivo|stima|valore|danno|fattura|chiede|"
+    r"schade|bedrag|offerte|factuur|rekent|dagwaarde|waarde|kost",
     re.IGNORECASE,
 )
-# The excess (franchise) and what was paid are never the estimated amount of the loss.
+# The excess (franchise) and what was paid are never the estimated amount of the loss; an
+# amount the writer says was replaced ("instead of", "au lieu de", "nicht ... wie zuerst") is old.
 _AMOUNT_DECOY = _variant_set(
     "excess", "deductible", "franchise", "premium", "cotisation", "mileage", "kilometrage", "refund", "refunded",
-    "rembourse", "remboursee",
-) | {"prime", "paid", "verse", "versee", "paye", "payee"}
+    "rembourse", "remboursee", "selbstbeteiligung", "franquicia", "franchigia", "instead", "previously",
+    "zuerst", "initial", "initially", "eerder", "invece", "statt", "anstatt",
+) | {"prime", "paid", "verse", "versee", "paye", "payee", "lieu", "nicht", "piu", "plaats"}
+# Per-line roles in a quote or an invoice: a total wins over subtotal and tax lines.
+_TOTAL_LINE = re.compile(
+    r"\btotal|\btotaal|\btotale|insgesamt|\bbrutto|\bttc\b|net\s+[àa]\s+payer|amount\s+due|\bgesamt|"
+    r"\b(?:incl|inkl|iva\s+inclu|iva\s+compresa|iva\s+inclusa|tva\s+comprise|including)",
+    re.IGNORECASE,
+)
+_SUBTOTAL_LINE = re.compile(
+    r"sub-?total|sous-total|subtotaal|\bht\b|\bnetto\b|\bexcl|zzgl|\bbase\s+imponible|\bimponibile|hors\s+taxe",
+    re.IGNORECASE,
+)
+_TAX_LINE = re.compile(r"\b(?:tva|vat|mwst|iva|btw|ust)\b", re.IGNORECASE)
+_PER_UNIT = re.compile(
+    r"^\s*(?:/|(?:per|pro|par|la|al|por)\s+(?:hour|day|month|h\b|heure|jour|stunde|tag|hora|d[ií]a|ora|giorno|uur|dag)"
+    r"|a\s+l['’]heure|an\s+hour|de\s+l['’]heure)",
+    re.IGNORECASE,
+)
+# "between 4,000 and 6,000", "entre 700 et 900 €", "tra i 3.000 e gli 8.000 euro", "£150-£250".
+_RANGE_BEFORE = re.compile(
+    r"(?:\b(?:between|entre|zwischen|tra|fra|tussen|from|de|von|da)\b[^\n]{0,20}?\d[\d.,'’ ]*\s*"
+    r"(?:€|eur|euros?|£|\$|chf)?\s*(?:and|et|und|e|y|en|to|[àa]|bis)\s*(?:les|i|los|las|gli|the)?\s*$)"
+    r"|(?:\d\s*[-–]\s*[€$£]?\s*$)",
+    re.IGNORECASE,
+)
+_WAS = re.compile(r"\(\s*(?:was|war|era|[ée]tait|vorher|before)\s*$", re.IGNORECASE)
+_RANGE_AFTER = re.compile(r"^\s*(?:[-–]|to|bis|à|a)\s*[€$£]?\s*\d", re.IGNORECASE)
 
 
 def parse_number(raw: str, currency: str | None = None) -> Decimal | None:
-    """'1.234,56' -> 1234.56, '2,500' -> 2500, '1 234,56' -> 1234.56, '1.234' -> 1234, '12,5' -> 12.5."""
-    s = raw.replace("\u00a0", " ").replace("\u202f", " ").replace(" ", "")
+    """'1.234,56' -> 1234.56, '2,500' -> 2500, '1 234,56' -> 1234.56, "1'480.00" -> 1480, '2.3k' -> 2300."""
+    s = raw.replace("\u00a0", " ").replace("\u202f", " ").replace(" ", "").replace("'", "").replace("’", "")
+    thousands = s.lower().endswith("k")
+    if thousands:
+        s = s[:-1]
     if "," in s and "." in s:
         dec = "," if s.rfind(",") > s.rfind(".") else "."
         s = s.replace("." if dec == "," else ",", "").replace(dec, ".")
     elif "," in s or "." in s:
         sep = "," if "," in s else "."
         parts = s.split(sep)
-        if len(parts) > 2 or len(parts[-1]) == 3:
+        if len(parts) > 2 or (len(parts[-1]) == 3 and not thousands):
             s = s.replace(sep, "")
         else:
             s = s.replace(sep, ".")
@@ -608,31 +832,79 @@ def parse_number(raw: str, currency: str | None = None) -> Decimal | None:
         value = Decimal(s)
     except InvalidOperation:
         return None
+    if thousands:
+        value *= 1000
     return value.quantize(Decimal("0.01"))
 
 
-def _pick_amount(text: str) -> tuple[Decimal | None, str | None, float]:
-    cands = []
-    for m in islice(_AMOUNT.finditer(text), _MAX_CANDIDATES):
-        currency = _CUR_CODE.get((m.group("cb") or m.group("ca") or "").lower().split(" ")[0])
+@dataclass(frozen=True)
+class AmountPick:
+    """The estimate, its currency and confidence; `negative` lists credits seen (kept with their sign)."""
+
+    value: Decimal | None
+    currency: str | None
+    confidence: float
+    negative: tuple[Decimal, ...] = ()
+
+
+def _amount_candidates(text: str) -> tuple[list[tuple[float, int, Decimal, str | None, str]], list[Decimal]]:
+    cands, negative = [], []
+    matches = list(islice(_AMOUNT.finditer(text), _MAX_AMOUNTS))
+    for i, m in enumerate(matches):
+        token = (m.group("cb") or m.group("ca") or "").lower()
+        currency = _CUR_CODE.get(token) or _CUR_CODE.get(token.split(" ")[0])
         value = parse_number(m.group("n1") or m.group("n2"), currency)
         if value is None or value <= 0:
             continue
-        before = _clause_before(text, m.start())
-        if not _AMOUNT_DECOY.isdisjoint(_words(before)):
+        if m.group("neg") and (m.start() == 0 or not text[m.start() - 1].isdigit()):
+            negative.append(-value)
             continue
-        _, line = _line_at(text, m.start())
+        before = _clause_before(text, m.start())
+        after = text[m.end() : m.end() + 20]
+        if not _AMOUNT_DECOY.isdisjoint(_words(before)) or _PER_UNIT.match(after) or _WAS.search(before):
+            continue
+        reach = text[max(0, m.start() - 60) : m.start()].replace("\n", " ")
+        if "@" in before[-12:] or _RANGE_BEFORE.search(reach) or _RANGE_AFTER.match(after):
+            continue
+        start, line = _line_at(text, m.start())
+        # The words that qualify this amount: from the previous amount (or the line start) up to
+        # it, and a few after it ("1 236,40 € HT", "1.430,75 € (IVA incluido)").
+        prev_end = matches[i - 1].end() if i and m.start() - matches[i - 1].end() < 100 else start
+        nxt = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        tail = re.split(r"[,;\n]| \+", text[m.end() : min(nxt, m.end() + 16)], maxsplit=1)[0]
+        local = text[prev_end : m.start()] + " " + tail
         score = 1.0 - m.start() / (len(text) + 1) * 0.2
         if _AMOUNT_WORDS.search(before) or _AMOUNT_WORDS.search(line):
             score += 1.0
-        cands.append((score, value, currency))
+        role = "plain"
+        if _SUBTOTAL_LINE.search(local):
+            role, score = "subtotal", score - 1.5
+        elif _TOTAL_LINE.search(local):
+            role, score = "total", score + 1.5
+        elif _TAX_LINE.search(local):
+            role, score = "tax", score - 1.5
+        cands.append((score, m.start(), value, currency, role))
+    return cands, negative
+
+
+def pick_amount(text: str) -> AmountPick:
+    """The estimated amount of the loss in `text`: labelled, a total over its parts, never a range or a credit."""
+    cands, negative = _amount_candidates(text)
     if not cands:
-        return None, None, 0.0
-    best = max(cands, key=lambda c: c[0])
-    conf = 0.95 if best[0] >= 1.5 else 0.75
-    if any(v != best[1] and best[0] - s < 0.5 for s, v, _ in cands):
+        return AmountPick(None, None, 0.0, tuple(negative))
+    best = max(cands, key=lambda c: (c[0], c[1]))
+    score, _, value, currency, role = best
+    conf = 0.95 if score >= 1.5 else 0.75
+    if any(v != value and score - s < 0.5 for s, _, v, _, _ in cands):
         conf -= 0.2
-    return best[1], best[2], conf
+    if role == "total" and any(r in ("subtotal", "tax") for *_, r in cands):
+        conf = max(conf, 0.9)
+    return AmountPick(value, currency, conf, tuple(negative))
+
+
+def _pick_amount(text: str) -> tuple[Decimal | None, str | None, float]:
+    p = pick_amount(text)
+    return p.value, p.currency, p.confidence
 
 
 # ---------------------------------------------------------------- loss type
@@ -717,6 +989,64 @@ _LOSS_LEXICON: dict[str, dict[float, str]] = {
              "degradation degradations",
     },
 }
+# German, Spanish, Italian and Dutch (and more French) wording, same weights and conventions.
+_LOSS_LEXICON_MORE: dict[str, dict[float, str]] = {
+    "auto_collision": {
+        3.0: "unfall auffahrunfall zusammenstoss zusammengestossen kollision aufgefahren angefahren choque chocaron "
+             "choco colision golpeo chocado tamponamento tamponato collisione aanrijding botsing aangereden "
+             "|fuhr auf|parte amistoso|constatazione amichevole|schadeformulier|tegen mijn|reed tegen|gereden tegen|"
+             "tegen een|car park knock|rear end|ran into the back|",
+        2.0: "ausparken rueckwaerts ruckwarts stossfanger stossstange golpe golpes paragolpes rotonda urtato urto "
+             "retromarcia bumper voorbumper inparkeren achteruit paal kotflugel",
+        0.5: "accidente incidente ongeluk knock",
+    },
+    "auto_glass": {
+        3.0: "windschutzscheibe frontscheibe heckscheibe glasbruch steinschlag parabrisas parabrezza lunotto "
+             "voorruit achterruit ruitschade |luna delantera|luna trasera|bris de glace|",
+        2.0: "scheibe seitenfenster luna lunas cristal vetro crepato crepa ruit barst steentje sasso piedra "
+             "gravillon zersplittert",
+    },
+    "theft": {
+        3.0: "gestohlen diebstahl aufgebrochen entwendet geklaut einbruch robo robaron robado robada hurto "
+             "sustraido furto rubato rubata rubati rubate gestolen diefstal inbraak opengebroken autodiefstal "
+             "|hanno rubato|me robaron|",
+        2.0: "scasso",
+    },
+    "fire": {
+        3.0: "brand kabelbrand fahrzeugbrand abgebrannt ausgebrannt incendio incendios incendio quemado quemada "
+             "fuoco fiamme bruciato bruciata uitgebrand |preso fuoco|se incendio|brand uit|fire brigade|",
+        2.0: "feuer flammen bomberos pompieri brandweer feuerwehr",
+    },
+    "water_damage": {
+        3.0: "wasserschaden wasserrohr uberschwemmung hochwasser inundacion inundo inundado inundada allagamento "
+             "allagato allagata allagati sommersa sommerso alluvione waterschade ondergelopen overstroming lekkage "
+             "dana |stand im wasser|danos por agua|pipe burst|",
+        2.0: "wasser agua acqua piena",
+    },
+    "storm": {
+        3.0: "hagel hagelschaden unwetter sturm sturmschaden gewitter granizo tormenta temporal grandine "
+             "grandinata temporale tempesta bufera hagelschade stormschade noodweer hailstorm "
+             "|forte vento|se cayo un arbol|boom op|",
+        2.0: "ast baum arbol ramo boom dellen abolladuras bozzi",
+    },
+    "liability": {
+        3.0: "haftpflicht gartenmauer tercero terceros ciclista peaton terzi vetrina pedone aansprakelijkheid "
+             "tuinhek |danos a un tercero|responsabilidad civil|danno a terzi|rc auto|",
+        2.0: "nachbar nachbarn nachbarin mauer bicicleta negozio buren buurman hek",
+    },
+    "other": {
+        3.0: "marder marderschaden marderbiss vandalismus vandalismo vandalos vandali vandalici vandalisme "
+             "|atti vandalici|lek gestoken|",
+        2.0: "zerkratzt durchgebissen rayado rigata specchietto bekrast zundkabel",
+    },
+}
+for _loss, _groups in _LOSS_LEXICON_MORE.items():
+    for _w, _spec in _groups.items():
+        _words_more, *_phrases_more = _spec.split("|", 1)
+        base = _LOSS_LEXICON[_loss].get(_w, "")
+        b_words, *b_phr = base.split("|", 1)
+        phrases = "|".join(p for p in (b_phr[0] if b_phr else "", _phrases_more[0] if _phrases_more else "") if p)
+        _LOSS_LEXICON[_loss][_w] = b_words + " " + _words_more + ("|" + phrases if phrases else "")
 # Only meaningful as the value of a "Type of loss:" line.
 _LABEL_ONLY = {"other": "other", "autre": "other", "autres": "other", "divers": "other", "misc": "other"}
 _WORD_WEIGHT: dict[str, tuple[str, float]] = {}
@@ -747,7 +1077,9 @@ _NAME_LINE = re.compile(r"(?m)^[ \t]*[A-Z][\w'-]*(?:[ \t]+(?:[A-Z][\w'-]*|&|de|d
 _LOSS_LABEL = re.compile(
     r"^[ \t]*(?:type\s+of\s+(?:loss|claim|damage|incident)|loss\s+type|claim\s+type|damage\s+type|"
     r"nature\s+of\s+(?:the\s+)?(?:loss|damage|claim|incident)|type\s+de\s+(?:sinistre|dommage)|"
-    r"nature\s+du\s+(?:sinistre|dommage)|nature\s+des\s+dommages)[ \t]*(?:[:\-–][ \t]*|\t|[ \t])(?P<label>\S.*)$",
+    r"nature\s+du\s+(?:sinistre|dommage)|nature\s+des\s+dommages|schadenart|art\s+des\s+schadens|ursache|"
+    r"soort\s+schade|type\s+schade|causa|tipo\s+de\s+(?:siniestro|da[ñn]o)|tipo\s+di\s+(?:sinistro|danno)|"
+    r"dinamica)[ \t]*(?:[:\-–][ \t]*|\t|[ \t])(?P<label>\S.*)$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -803,15 +1135,31 @@ _LOSS_NOISE = re.compile(
 )
 
 
-def _loss_scores(text: str) -> tuple[dict[str, float], bool]:
+# German and Dutch write compounds ("Kabelbrand", "Hagelschaden", "stormschade"): a long unknown
+# word is read by the loss stem it contains.
+_COMPOUND_STEMS = (
+    ("diebstahl", "theft", 3.0), ("diefstal", "theft", 3.0), ("hagel", "storm", 3.0), ("sturm", "storm", 3.0),
+    ("storm", "storm", 3.0), ("brand", "fire", 2.5), ("wasser", "water_damage", 2.5),
+    ("water", "water_damage", 2.5), ("scheibe", "auto_glass", 2.5), ("ruit", "auto_glass", 2.5),
+    ("unfall", "auto_collision", 3.0), ("marder", "other", 3.0), ("vandal", "other", 3.0),
+)
+
+
+def _loss_scores(text: str, language: str | None = None) -> tuple[dict[str, float], bool]:
     """Score each loss type over `text`; also say whether any evidence needed a typo correction."""
     text = _LOSS_NOISE.sub(" ", _EMAIL.sub(" ", text))
-    text = _NAME_LINE.sub(" ", _NAME_MID.sub(" ", text))
+    # German capitalises every noun, so a capitalised run there is no proper name.
+    text = _NAME_LINE.sub(" ", text if language == "de" else _NAME_MID.sub(" ", text))
     folded = _fold(text)
     canon = []
     fuzzy_used = False
     scores: dict[str, float] = {}
     for token in _TOKEN.findall(folded):
+        if token not in _VOCAB and len(token) >= 8 and language in ("de", "nl"):
+            for stem, loss, w in _COMPOUND_STEMS:
+                if stem in token:
+                    scores[loss] = scores.get(loss, 0.0) + w
+                    break
         if token not in _VOCAB and len(token) >= 4:
             readings = _fuzzy(token)
             if len(readings) == 1:
@@ -852,17 +1200,17 @@ def _loss_from_label(value: str) -> str | None:
     return None
 
 
-def _pick_loss_type(text: str, support: str = "") -> tuple[str | None, float]:
+def _pick_loss_type(text: str, support: str = "", language: str | None = None) -> tuple[str | None, float]:
     """Loss type from a "Type of loss:" line, else from the wording; `support` only breaks ties."""
     for m in _LOSS_LABEL.finditer(text):
         loss = _loss_from_label(m.group("label"))
         if loss:
             return loss, 0.96
-    scores, fuzzy_used = _loss_scores(text)
+    scores, fuzzy_used = _loss_scores(text, language)
     if not scores:
         return None, 0.0
     if support:
-        for loss, s in _loss_scores(support)[0].items():
+        for loss, s in _loss_scores(support, language)[0].items():
             if loss in scores:
                 scores[loss] += 0.5 * s
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
@@ -935,9 +1283,187 @@ def _pick_phone(text: str) -> tuple[str | None, float]:
     return value, conf
 
 
+# Phones through `phonenumbers` (Google's libphonenumber metadata): national numbers read with the
+# region of the writer (sender's country domain, else the mail's language), E.164 out.
+_LANGUAGE_REGION = {"en": "GB", "fr": "FR", "de": "DE", "es": "ES", "it": "IT", "nl": "NL"}
+_TLD_REGION = {
+    "uk": "GB", "fr": "FR", "de": "DE", "at": "AT", "ch": "CH", "es": "ES", "it": "IT", "nl": "NL", "be": "BE",
+    "ar": "AR", "mx": "MX", "au": "AU", "ie": "IE", "lu": "LU", "pt": "PT",
+}  # fmt: skip
+_PHONE_DECOY_LINE = re.compile(
+    r"\b(?:fax|f:|orias|siret|siren|rcs|tva|vat|iban|kvk|fsma|rui|cif|frn|reg\.?|crime|proces|aangifte)\b",
+    re.IGNORECASE,
+)
+_COMPANY_LINE = re.compile(
+    r"\b(?:ltd|limited|gmbh|s\.?l\.?|s\.?r\.?l\.?|b\.?v\.?|s\.?a\.?s?|sarl|plc|inc|brokers?|courtage|makler|"
+    r"correduría|correduria|verzekeringskantoor|studio assicurativo|agence|agentur|garage|talleres|autohaus|"
+    r"autoschade|bodyshop|cabinet)\b|\|",
+    re.IGNORECASE,
+)
+_CUSTOMER_PHONE = re.compile(
+    r"reach|joindre|contacter|erreichbar|r[üu]ckfragen|llam|contatt|chiam|bellen|phone her|call me|rappeler|"
+    r"cliente|klant|kunden|customer|client|insured|assur[ée]|m[óo]vil|cell|mobile|portable|handy|tel[ée]fono|"
+    r"telefono|telefon|telefoon|tel\b|tél|tlf|mob\b|\bt:",
+    re.IGNORECASE,
+)
+
+
+def _region_for(sender: str | None, language: str | None) -> str:
+    domain = (sender or "").rsplit("@", 1)[-1].lower()
+    tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
+    return _TLD_REGION.get(tld) or _LANGUAGE_REGION.get(language or "", "FR")
+
+
+# "06 12 34 56 78", "06.24.60.98.04": a French customer writing in English (the insurer is French).
+_FR_PAIRS = re.compile(r"^0[1-9](?:[ .-]?\d\d){4}$")
+_CLAIM_LIKE = re.compile(r"^20\d\d\s?[/-]\s?\d{3,}$")
+_NANP = re.compile(r"^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}$")
+_DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+
+
+def pick_phone(text: str, region: str) -> tuple[str | None, float]:
+    """The customer's phone in E.164: labelled numbers first, company and fax lines last."""
+    import phonenumbers  # only when a mail is read: the metadata import costs ~50 ms
+
+    found: dict[int, tuple[str, bool]] = {}
+    text = text.replace("(0)", "   ")  # "+33 (0)6 ...": the trunk 0 is not dialled from abroad; same length
+    text = text[:_MAX_SCAN_CHARS]
+    # A national number is read with the writer's region; failing that, "(212) 555-0147" is American.
+    for reg in dict.fromkeys((region, "US")):
+        try:
+            # POSSIBLE, not VALID: reserved drama ranges and new mobile blocks are real to the writer.
+            matcher = phonenumbers.PhoneNumberMatcher(text, reg, leniency=phonenumbers.Leniency.POSSIBLE,
+                                                      max_tries=_MAX_AMOUNTS)
+            for match in matcher:
+                raw = match.raw_string
+                digits = re.sub(r"\D", "", raw)
+                if match.start in found or len(digits) < 9 or _DATE_LIKE.match(raw.strip()) \
+                        or _CLAIM_LIKE.match(raw.strip()):
+                    continue
+                if re.search(r"(?:clm|20\d\d)[\s/-]*$", text[max(0, match.start - 10) : match.start], re.IGNORECASE):
+                    continue
+                if _POLICY_LABEL.search(text[max(0, match.start - 25) : match.start]):
+                    continue
+                number = match.number
+                if reg in ("GB", "US") and _FR_PAIRS.match(raw.strip()):
+                    number = phonenumbers.parse(raw, "FR")
+                if reg != "US" and _NANP.match(raw.strip()) and (
+                        raw.strip().startswith("(") or not phonenumbers.is_valid_number(number)):
+                    number = phonenumbers.parse(raw, "US")  # "(617) 555-0182" is North American
+                if not phonenumbers.is_possible_number(number):
+                    continue
+                e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                found[match.start] = (e164, phonenumbers.is_valid_number(number))
+        except Exception:  # noqa: BLE001 - libphonenumber on hostile text: no phone, not a crash
+            break
+        if found:
+            break
+    cands = []
+    for start, (e164, valid) in sorted(found.items()):
+        line_start, line = _line_at(text, start)
+        before = text[max(line_start, start - 50) : start]
+        if _PHONE_DECOY_LINE.search(before[-12:]):
+            continue
+        score = 0.25 if valid else 0.0
+        if _CUSTOMER_PHONE.search(before) or _CUSTOMER_PHONE.search(text[max(0, start - 120) : start]):
+            score += 1.0
+        if _COMPANY_LINE.search(line):
+            score -= 1.0
+        cands.append((score, -start, e164))
+    if not cands:
+        return None, 0.0
+    score, _, value = max(cands)
+    conf = 0.95 if score >= 1 else (0.85 if score >= 0 else 0.7)
+    if len({v for _, _, v in cands}) > 1:
+        conf -= 0.2
+    return value, round(conf, 3)
+
+
+# Senders that are machines, not the person the claim is about.
+_AUTOMATED_SENDER = re.compile(
+    r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer-daemon|postmaster|notifications?|bounces?|"
+    r"automated|robot|system)\b",
+    re.IGNORECASE,
+)
+_EMAIL_CONTEXT = re.compile(
+    r"e-?mail|courriel|kontakt|contact|recapiti|reached|reach|cliente|klant|client|kunde|or\s*$|ou\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_automated_sender(address: str | None) -> bool:
+    """True for no-reply, mailer-daemon and similar machine senders."""
+    return bool(address and _AUTOMATED_SENDER.match(address.split("@", 1)[0]))
+
+
+def pick_contact_email(
+    claim_text: str, sender: str | None, forwarded_from: str | None, recipients: tuple[str, ...] = ()
+) -> tuple[str | None, float]:
+    """The address of the person the claim is about: named in the claim, else the forwarded author, else the sender."""
+    own_domains = {r.rsplit("@", 1)[-1].lower() for r in recipients if "@" in r}
+    sender_l = (sender or "").lower()
+    found = []
+    for m in _EMAIL.finditer(claim_text):
+        addr = m.group(0).lower().rstrip(".")
+        domain = addr.rsplit("@", 1)[-1]
+        if addr == sender_l or domain in own_domains or is_automated_sender(addr):
+            continue
+        before = claim_text[max(0, m.start() - 60) : m.start()]
+        found.append((bool(_EMAIL_CONTEXT.search(before)), -m.start(), addr))
+    if found:
+        labelled, _, addr = max(found)
+        return addr, 0.93 if labelled else 0.75
+    if forwarded_from and not is_automated_sender(forwarded_from):
+        return forwarded_from.lower(), 0.9
+    if sender and not is_automated_sender(sender):
+        return sender_l, 0.95
+    return None, 0.0
+
+
 # ---------------------------------------------------------------- whole mail
 
 _WRITER_AHEAD_OF_UTC = timedelta(hours=3)  # Europe, up to Moscow time
+
+
+_ATTACHMENT_LINE = re.compile(r"^---------- Attachment: (?P<name>.*) ----------$", re.MULTILINE)
+_QUOTE_HEADERS = re.compile(
+    _ATTRIBUTION.pattern + "|" + r"^[ \t]*(?:from|de|von|da|van|sent|envoy[ée]|gesendet|enviado|inviato|verzonden"
+    r"|date|datum|fecha|data)[ \t]*:.*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Typical UTF-8-read-as-Latin-1 sequences: only then is ftfy worth its cost.
+_MOJIBAKE = re.compile("[ÃÂâ][\u0080-\u00bf€‚„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What the rules read: the fields, plus flags for review (instruction-like text, credits seen)."""
+
+    fields: ClaimFields
+    flags: tuple[str, ...] = ()
+
+
+def _quoted_from_other(quoted: str, sender: str | None) -> bool:
+    if not quoted.strip():
+        return False
+    head = quoted.lstrip()[:400]
+    if not _QUOTE_HEADERS.search(head):
+        return False  # an anonymous quote: whose words they are is unknown
+    m = _EMAIL.search(head)
+    return not (m and sender and m.group(0).lower() == sender.lower())
+
+
+def split_attachments(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(body, [(attachment name, its text), ...]) from the text the mail connector assembled."""
+    marks = list(_ATTACHMENT_LINE.finditer(text))
+    if not marks:
+        return text, []
+    body = text[: marks[0].start()]
+    parts = []
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        parts.append((m.group("name"), text[m.end() : end].strip("\n")))
+    return body, parts
 
 
 def extract_fields(
@@ -948,25 +1474,102 @@ def extract_fields(
     received_at: datetime | None,
     photos: list[str] | tuple[str, ...] = (),
     rules: ExtractionRules = DEFAULT_RULES,
+    language: str | None = None,
+    recipients: tuple[str, ...] = (),
+    utc_offset_minutes: int | None = None,
 ) -> ClaimFields:
     """Read one e-mail's subject and body into `ClaimFields` with per-field confidence."""
+    return extract(subject=subject, text=text, sender=sender, received_at=received_at, photos=photos, rules=rules,
+                   language=language, recipients=recipients, utc_offset_minutes=utc_offset_minutes).fields
+
+
+def extract(
+    *,
+    subject: str,
+    text: str,
+    sender: str | None,
+    received_at: datetime | None,
+    photos: list[str] | tuple[str, ...] = (),
+    rules: ExtractionRules = DEFAULT_RULES,
+    language: str | None = None,
+    recipients: tuple[str, ...] = (),
+    utc_offset_minutes: int | None = None,
+) -> Extraction:
+    """`extract_fields` with the review flags.
+
+    Where fields are looked for, in order: the mail's own words (and a forwarded claim), then
+    text read from attachments (provenance `rules:attachment:NAME`), then quoted earlier mail
+    (`rules:quoted`, less confident). Text that tries to instruct a model is blanked first, so a
+    value written only there is never chosen.
+    """
     text = unicodedata.normalize("NFKC", text or "").replace("\r\n", "\n")
     subject = unicodedata.normalize("NFKC", subject or "")
-    regions = split_regions(text, subject)
+    if _MOJIBAKE.search(text) or _MOJIBAKE.search(subject):
+        import ftfy  # only for mail that shows mojibake
+
+        text, subject = ftfy.fix_text(text), ftfy.fix_text(subject)
+    flags: list[str] = []
+    body, attachments = split_attachments(text)
+    body, injected = mask_instructions(body)
+    masked_attachments = []
+    for name, part in attachments:
+        part, hit = mask_instructions(part)
+        injected |= hit
+        masked_attachments.append((f"rules:attachment:{name}", part))
+    subject, hit = mask_instructions(subject)
+    if injected or hit:
+        flags.append("instruction_text")
+    regions = split_regions(body, subject)
     claim_text = regions.claim_text
     note = regions.primary if regions.is_forward else ""
+    # Quoted mail is a source only when someone else wrote it (the insurer's acknowledgement
+    # states the claim as registered); the sender's own earlier mail was read when it arrived.
+    quoted = regions.quoted if _quoted_from_other(regions.quoted, sender) else ""
     conf: dict[str, float] = {}
     values: dict[str, object] = {}
+    prov: dict[str, str] = {}
+
+    def fallback(name: str, finder, *, quoted_factor: float = 0.85) -> None:
+        """Fill `name` from attachments, then quoted mail, when the own words had nothing."""
+        if values.get(name) is not None:
+            return
+        for source, part in masked_attachments:
+            value, c = finder(part)
+            if value is not None:
+                values[name], conf[name], prov[name] = value, c, source
+                return
+        if quoted:
+            value, c = finder(quoted)
+            if value is not None:
+                values[name], conf[name], prov[name] = value, c * quoted_factor, "rules:quoted"
 
     values["claim_number"], conf["claim_number"] = _find_claim(regions, subject, rules)
-    values["policy_number"], conf["policy_number"] = _find_policy(regions, subject, rules)
+    own_claims = _claim_candidates("\n".join((subject, regions.forwarded_subject, claim_text, note)), rules)
+    if values["claim_number"] is not None and not own_claims:
+        prov["claim_number"] = "rules:quoted"
+    if values["claim_number"] is None and not own_claims:
+        for source, part in masked_attachments:
+            value, c = _pick_number(_claim_candidates(part, rules))
+            if value is not None:
+                values["claim_number"], conf["claim_number"], prov["claim_number"] = value, c, source
+                break
 
-    # received_at is taken as given. When it is in UTC, a writer in Europe may already be on
-    # the next calendar day (and one in the Americas still on the previous one), so explicit
-    # dates may reach a few hours ahead and relative words are less certain near midnight.
+    values["policy_number"], conf["policy_number"] = _find_policy(regions, subject, rules)
+    scan = _policy_scan if rules.policy_number_pattern == DEFAULT_POLICY_PATTERN else (
+        lambda t: _policy_candidates(t, rules))
+    fallback("policy_number", lambda t: _pick_number(scan(t)))
+
+    # received_at is taken as given. With the writer's UTC offset from the Date header, the
+    # writer's calendar day is known; without it, a writer in Europe may already be on the
+    # next day (and one in the Americas still on the previous one), so explicit dates may reach
+    # a few hours ahead and relative words are less certain near midnight.
     ref = latest = received_at.date() if received_at else None
     day_uncertain = False
-    if received_at is not None and received_at.utcoffset() == timedelta(0):
+    if received_at is not None and utc_offset_minutes is not None:
+        local = received_at.replace(tzinfo=None) if received_at.tzinfo is None else received_at.astimezone(
+            UTC).replace(tzinfo=None)
+        ref = latest = (local + timedelta(minutes=utc_offset_minutes)).date()
+    elif received_at is not None and received_at.utcoffset() in (timedelta(0), None):
         latest = (received_at + _WRITER_AHEAD_OF_UTC).date()
         day_uncertain = received_at.hour >= 21 or received_at.hour < 5
     if regions.is_forward and regions.forwarded_sent:
@@ -974,44 +1577,73 @@ def extract_fields(
         sent = _explicit_dates(regions.forwarded_sent, latest)
         if sent and (latest is None or sent[0].value <= latest):
             ref, day_uncertain = sent[0].value, False
-    values["incident_date"], conf["incident_date"] = _pick_incident_date(
-        [(claim_text, 1.0), (note, 0.6), (subject, 0.4)], ref, latest, day_uncertain
+    value, c, own_score = _incident_date_scored(
+        [(claim_text, 1.0), (note, 0.6), (subject, 0.4)], ref, latest, day_uncertain, language
     )
+    values["incident_date"], conf["incident_date"] = value, c
+    # Relative words in quoted mail count from a day we do not know: only written dates there,
+    # and never the date of its attribution line ("Le 22/10/2026 à 09:12, ... a écrit :").
+    quoted_dates = _QUOTE_HEADERS.sub(" ", quoted) if quoted else ""
+    if value is not None and own_score < 1.0 and quoted_dates:
+        # A reply's own dates with no word of the loss are about the correspondence ("this
+        # afternoon the estimate came in"); the loss is dated in the mail it answers.
+        q_value, q_conf, q_score = _incident_date_scored([(quoted_dates, 1.0)], None, latest, False, language)
+        if q_value is not None and q_score >= 1.0:
+            values["incident_date"], conf["incident_date"] = q_value, q_conf * 0.85
+            prov["incident_date"] = "rules:quoted"
+    if values["incident_date"] is None:
+        for source, part in masked_attachments + ([("rules:quoted", quoted_dates)] if quoted_dates else []):
+            is_quote = source == "rules:quoted"
+            v, c = _pick_incident_date([(part, 1.0)], None if is_quote else ref, latest, day_uncertain, language)
+            if v is not None:
+                values["incident_date"], conf["incident_date"] = v, c * (0.85 if is_quote else 1.0)
+                prov["incident_date"] = source
+                break
 
-    amount, currency, c = _pick_amount(claim_text)
-    if amount is None and note:
-        amount, currency, c = _pick_amount(note)
-        c *= 0.9
-    values["estimated_amount"], conf["estimated_amount"] = amount, c
-    values["currency"], conf["currency"] = currency, (c if currency else 0.0)
+    picked = pick_amount(claim_text)
+    if picked.value is None and note:
+        note_pick = pick_amount(note)
+        picked = AmountPick(note_pick.value, note_pick.currency, note_pick.confidence * 0.9,
+                            picked.negative + note_pick.negative)
+    values["estimated_amount"], conf["estimated_amount"] = picked.value, picked.confidence
+    values["currency"], conf["currency"] = picked.currency, (picked.confidence if picked.currency else 0.0)
+    if picked.negative:
+        flags.append("negative_amount")
+    if values["estimated_amount"] is None:
+        # Never from quoted mail: an amount there is the one this mail may be revising.
+        for source, part in masked_attachments:
+            p = pick_amount(part)
+            if p.value is not None:
+                factor = 0.85 if source == "rules:quoted" else 1.0
+                values["estimated_amount"], conf["estimated_amount"] = p.value, p.confidence * factor
+                values["currency"], conf["currency"] = p.currency, (p.confidence * factor if p.currency else 0.0)
+                prov["estimated_amount"] = prov["currency"] = source
+                break
 
-    support = " . ".join(s for s in (subject, regions.forwarded_subject) if s)
-    loss, c = _pick_loss_type(claim_text, support)
+    support = " . ".join(x for x in (subject, regions.forwarded_subject) if x)
+    loss, c = _pick_loss_type(claim_text, support, language)
     if loss is None and note:
-        loss, c = _pick_loss_type(note, support)
+        loss, c = _pick_loss_type(note, support, language)
         c *= 0.9
     values["loss_type"], conf["loss_type"] = loss, c
+    fallback("loss_type", lambda t: _pick_loss_type(t, support, language))
 
-    # A broker's own signature phone is not the customer's: only the claim text counts.
-    values["contact_phone"], conf["contact_phone"] = _pick_phone(claim_text)
+    region = _region_for(regions.forwarded_from or (None if is_automated_sender(sender) else sender), language)
+    values["contact_phone"], conf["contact_phone"] = pick_phone(claim_text, region)
+    fallback("contact_phone", lambda t: pick_phone(t, region) if t is not quoted else (None, 0.0))
 
-    labelled = _EMAIL_LABEL.search(claim_text)
-    if labelled:
-        values["contact_email"], conf["contact_email"] = labelled.group(1).lower(), 0.9
-    elif regions.is_forward and regions.forwarded_from:
-        values["contact_email"], conf["contact_email"] = regions.forwarded_from, 0.9
-    elif sender:
-        values["contact_email"], conf["contact_email"] = sender.lower(), 0.95 if not regions.is_forward else 0.6
-    else:
-        values["contact_email"], conf["contact_email"] = None, 0.0
+    contact_text = "\n".join([claim_text, *(part for _, part in masked_attachments)])
+    values["contact_email"], conf["contact_email"] = pick_contact_email(
+        contact_text, sender, regions.forwarded_from, recipients
+    )
 
     description = claim_text.strip()[: rules.max_description_chars]
     values["description"], conf["description"] = (description or None), (0.9 if description else 0.0)
     values["photos"], conf["photos"] = list(photos), (1.0 if photos else 0.0)
 
     confidence = {k: round(float(v), 3) for k, v in conf.items() if values.get(k) not in (None, [])}
-    provenance = {k: PROVENANCE for k in confidence}
-    return ClaimFields(**values, confidence=confidence, provenance=provenance)
+    provenance = {k: prov.get(k, PROVENANCE) for k in confidence}
+    return Extraction(ClaimFields(**values, confidence=confidence, provenance=provenance), tuple(flags))
 
 
 def is_canonical_claim_number(value: str | None) -> bool:

@@ -495,7 +495,10 @@ def test_an_original_message_block_in_a_customers_reply_is_a_quote():
         "Policy POL-7654321. Call us on 09 69 32 10 00.\n"
     )
     got = fields(text, subject="RE: your claim", sender="jean@example.fr")
-    assert (got.contact_email, got.contact_phone, got.policy_number) == ("jean@example.fr", None, None)
+    # Convention change (issue 10): the insurer's own quoted mail states the claim as registered,
+    # so its policy number fills the gap, less confident and named as quoted; its phone never does.
+    assert (got.contact_email, got.contact_phone, got.policy_number) == ("jean@example.fr", None, "POL-7654321")
+    assert got.provenance["policy_number"] == "rules:quoted" and got.confidence["policy_number"] < 0.9
     r = split_regions(text, "RE: your claim")
     assert not r.is_forward and "POL-7654321" in r.quoted
 
