@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from connectors.regions import region_of_place
@@ -89,18 +90,32 @@ def normalize(lines: Iterable[PostLine], *, key: bytes, pulled_at: datetime | No
     return link_copies(frame)
 
 
-def link_copies(frame: pd.DataFrame, known: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Point near-duplicates at the earliest post with the same fingerprint (here or in `known`)."""
+def link_copies(frame: pd.DataFrame, known: pd.DataFrame | None = None, window_hours: float = 24.0) -> pd.DataFrame:
+    """Point a near-duplicate at the first post with the same fingerprint in the `window_hours` before it.
+
+    `known` holds earlier posts (post_id, text_hash, created_at). The same sentence a day
+    apart is two people saying it, not a copy: only posts within the window collapse.
+    """
     if frame.empty:
         return frame
-    pool = frame[["post_id", "text_hash"]]
+    cols = ["post_id", "text_hash", "created_at"]
+    pool = frame[cols]
     if known is not None and not known.empty:
-        pool = pd.concat([known[["post_id", "text_hash"]], pool], ignore_index=True)
-    first = pool.groupby("text_hash")["post_id"].min()
-    earliest = frame["text_hash"].map(first)
-    near_dup = ~frame["is_copy"] & (earliest < frame["post_id"])
+        pool = pd.concat([known[cols], pool], ignore_index=True).drop_duplicates("post_id")
+    pool = pool.sort_values(["text_hash", "created_at", "post_id"])
+    hashes = pool["text_hash"].to_numpy()
+    times = pool["created_at"].to_numpy()
+    ids = pool["post_id"].to_numpy()
+    limit = np.timedelta64(int(window_hours * 3600), "s")
+    first_of = {}
+    head_id, head_time, head_hash = None, None, None
+    for h, t, i in zip(hashes, times, ids, strict=True):
+        if h != head_hash or t - head_time > limit:
+            head_id, head_time, head_hash = i, t, h
+        first_of[i] = head_id
+    earliest = frame["post_id"].map(first_of)
+    near_dup = ~frame["is_copy"] & (earliest != frame["post_id"])
     frame = frame.copy()
     frame.loc[near_dup, "canonical_id"] = earliest[near_dup].astype("int64")
     frame.loc[near_dup, "is_copy"] = True
-    # A retweet is about what it retweets, even when the retweet's own text is cut at 280 characters.
     return frame

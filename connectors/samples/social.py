@@ -162,6 +162,18 @@ _REPLIES = {
     "de": ["Unglaublich {h}", "{b} sollte sich schämen"],
     "en": ["Shameful {h}", "Same happened to me with {b}"],
 }
+# People rarely write the same sentence twice: an opening and a closing of their own around the template.
+_OPENERS = {
+    "fr": ("", "", "", "", "Bon, ", "Franchement, ", "Alors ", "Sérieux, ", "Bref. ", "Ok ", "Hmm ", "Ça y est, "),
+    "de": ("", "", "", "", "Also ", "Ehrlich, ", "Na ja, ", "Ok, ", "Tja, "),
+    "en": ("", "", "", "", "Honestly, ", "Ok so ", "Well, ", "Ugh, ", "So "),
+}
+_CLOSERS = {
+    "fr": ("", "", "", "", " !", " ...", " #assurance", " #auto", " ce matin", " hier soir", " encore une fois",
+           " merci", " vraiment", " bref", " lol", " 🙏"),
+    "de": ("", "", "", "", " !", " ...", " #Versicherung", " heute", " echt", " wieder mal", " danke"),
+    "en": ("", "", "", "", " !", " ...", " #insurance", " today", " again", " seriously", " lol"),
+}
 _EMOJI = ("", "", "", "😡", "🙄", "😤", "👍", "🤔", "😢")
 _REFUSAL_VIRAL = {
     "fr": "Après 15 ans chez {b}, mon sinistre refusé pour une case mal cochée. Voiture détruite, 0€. Partagez.",
@@ -300,10 +312,11 @@ _TOWNS = {r: [t for t in towns if t not in ("IDF", "Corsica", "Korsika", "Elsass
                                            "Île-de-France")] for r, towns in REGION_TOWNS.items()}
 
 
-def _fill(template: str, w: _Writer, region: str, entity: str | None = None) -> str:
+def _fill(template: str, w: _Writer, region: str, entity: str | None = None, lang: str = "fr") -> str:
     py = w.py
-    return template.format(b=BRAND if py.random() < 0.8 else f"{BRAND} Assurances", h=f"@{BRAND_HANDLE}",
-                           e=py.choice(_EMOJI), t=w.town(region), g=entity or py.choice(GARAGE_NETWORKS))
+    return py.choice(_OPENERS[lang]) + template.format(b=BRAND if py.random() < 0.8 else f"{BRAND} Assurances", h=f"@{BRAND_HANDLE}",
+                           e=py.choice(_EMOJI), t=w.town(region), g=entity or py.choice(GARAGE_NETWORKS)
+                           ) + py.choice(_CLOSERS[lang])
 
 
 _LANGS = ("fr", "en", "de")
@@ -331,7 +344,7 @@ def generate_social_stream(
     """Posts as X API v2 lines (sorted by id) and the injected events, deterministic for the arguments.
 
     `start` is rounded down to a Monday 00:00 UTC (default: 2026-06-01); `n_events` defaults
-    to one event per 3.5 days after the first week (0 gives a quiet stream); `rate_scale`
+    to 4 events after the first week when `days >= 11`, else 0 (a quiet stream); `rate_scale`
     multiplies every background rate (the benchmark's 1M-post streams).
     """
     rng = np.random.default_rng(seed)
@@ -340,7 +353,7 @@ def generate_social_stream(
     if days < 1:
         raise ValueError("days must be at least 1")
     if n_events is None:
-        n_events = 4 if days >= 14 else 0
+        n_events = 4 if days >= 11 else 0
     w = _Writer(rng, seed)
     vader = load_vader_tweets()
     weather_en = [t for t in vader if any(k in t[2].lower() for k in ("storm", "rain", "flood", "hail", "thunder"))]
@@ -361,7 +374,7 @@ def generate_social_stream(
                 elif lang == "en" and topic == "weather" and weather_en:
                     text = w.py.choice(weather_en)[2]
                 else:
-                    text = _fill(w.py.choice(_TEMPLATES[topic][lang]), w, region)
+                    text = _fill(w.py.choice(_TEMPLATES[topic][lang]), w, region, lang=lang)
                 line = w.post(ts, text, lang, user=user, region=region)
                 _copies(w, line, ts)
 
@@ -393,7 +406,7 @@ def _inject(w: _Writer, plan: dict, event_id: str, horizon: datetime) -> Injecte
     n = 0
     if kind == "viral_post":
         lang = str(rng.choice(["fr", "en", "de"], p=[0.75, 0.15, 0.10]))
-        origin = w.post(onset, _fill(_REFUSAL_VIRAL[lang], w, "Île-de-France"), lang)
+        origin = w.post(onset, _fill(_REFUSAL_VIRAL[lang], w, "Île-de-France", lang=lang), lang)
         total = int(plan["peak"])
         # The cascade: retweet delays ~ lognormal (median 50 min), a reply for every 8 retweets.
         delays = rng.lognormal(math.log(50), 1.0, size=total)
@@ -404,7 +417,7 @@ def _inject(w: _Writer, plan: dict, event_id: str, horizon: datetime) -> Injecte
             handle = origin["includes"]["users"][0]["username"]
             if rng.random() < 1 / 8:
                 rl = w.py.choice(list(_REPLIES))
-                w.post(at, f"@{handle} " + _fill(w.py.choice(_REPLIES[rl]), w, "Île-de-France"), rl,
+                w.post(at, f"@{handle} " + _fill(w.py.choice(_REPLIES[rl]), w, "Île-de-France", lang=rl), rl,
                        refs=[{"type": "replied_to", "id": origin["data"]["id"]}])
             else:
                 w.post(at, f"RT @{handle}: {origin['data']['text']}"[:280], lang,
@@ -429,7 +442,7 @@ def _inject(w: _Writer, plan: dict, event_id: str, horizon: datetime) -> Injecte
             ts = _ts(rng, hour_start)
             region = plan.get("region") or str(w.user_region[int(rng.integers(0, w.n_users))])
             lang = _language(w.py, region)
-            text = _fill(w.py.choice(templates[lang]), w, region, plan.get("entity"))
+            text = _fill(w.py.choice(templates[lang]), w, region, plan.get("entity"), lang=lang)
             line = w.post(ts, text, lang, region=region)
             _copies(w, line, ts, mean=0.6)
             n += 1
