@@ -15,6 +15,7 @@ from connectors.schema import (
     TRIAGE_DECISIONS,
     TRIAGE_KPIS,
 )
+from monitoring.slo import decision_latency
 
 # Manual steps a handler does per claim without Claimflow: read the mail, key the fields,
 # check the policy, judge the risk, pick a queue, pick a handler, write the acknowledgement.
@@ -45,6 +46,8 @@ def compute_kpis(decisions: pd.DataFrame, drafts: pd.DataFrame, serving_cost_per
         "by_queue": latest["queue"].value_counts().to_dict(),
         "cost_per_claim_usd": float(f"{serving_cost_per_claim + claude_cost / n:.4g}"),
         "claude_cost_usd": round(claude_cost, 6),
+        # the promise, measured (monitoring/slo.py): share decided within the SLO's minutes of delivery
+        "slo_decision_latency": decision_latency(latest["received_at"], latest["decided_at"]),
     }
 
 
