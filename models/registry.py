@@ -64,10 +64,20 @@ class VersionSummary:
     trained_by: str | None
     gates: dict[str, str]
     approval: dict[str, str] = field(default_factory=dict)
+    gate_details: dict[str, dict] = field(default_factory=dict)  # each gate's evidence, with `reason` in words
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _detail(raw: str | None) -> dict:
+    """A gate's stored evidence (JSON, possibly cut to what a tag holds) as a dict; {} when unreadable."""
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {"reason": raw[:300]} if raw else {}
+    return value if isinstance(value, dict) else {}
 
 
 def _mlflow_error() -> type[Exception]:
@@ -161,6 +171,7 @@ class ModelRegistry:
                     trained_by=tags.get("trained_by"),
                     gates={g: tags.get(f"gate.{g}", PENDING) for g in self.policy.required_gates},
                     approval={k.removeprefix("approval."): x for k, x in tags.items() if k.startswith("approval.")},
+                    gate_details={g: _detail(tags.get(f"gate.{g}.detail")) for g in self.policy.required_gates},
                 )
             )
         return out

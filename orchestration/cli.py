@@ -144,9 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--force", action="store_true", help="reload even if policies are present")
     ps.set_defaults(func=cmd_policies_seed)
 
-    from orchestration.commands import audit, models, photos, report, review, serve, ui, users
+    from orchestration.commands import audit, models, photos, report, review, serve, ui, users, web
 
-    for module in (photos, review, audit, models, serve, ui, users, report):
+    for module in (photos, review, audit, models, serve, ui, users, web, report):
         module.register(sub)
 
     d = sub.add_parser("demo", help="seed, generate an inbox, run the claims flow, print a summary")

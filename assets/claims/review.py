@@ -26,6 +26,11 @@ from connectors.system_of_record import (
 )
 
 ACTIONS: tuple[str, ...] = ("approve", "override")
+# Extracted fields a reviewer may correct (personal contact fields included: the holder's own).
+CORRECTABLE_FIELDS: tuple[str, ...] = (
+    "claim_number", "policy_number", "incident_date", "loss_type", "estimated_amount", "currency",
+    "description", "contact_email", "contact_phone",
+)
 HIGH_RISK_QUEUES: tuple[str, ...] = (SPECIALIST, FRAUD_REVIEW)
 DEFAULT_CLAIM_TIMEOUT_MINUTES = 30.0
 SYSTEM_ACTOR = "system"
@@ -214,6 +219,38 @@ class ReviewQueue:
                      "high_risk": label["high_risk"], "suggestion": _suggestion(item), "evidence": _evidence(item)},
         )
         return label
+
+    def correct_field(
+        self, claim_number: str, reviewer: str, field: str, value: str, reason: str, now: datetime | None = None
+    ) -> dict:
+        """Record a reviewer's correction of one extracted field (claimed items only, with a reason).
+
+        The correction is an audit entry beside the extraction it corrects (the extractor's
+        value stays in the warehouse): the dossier shows it and it is a label for extraction.
+        """
+        reviewer = _who(reviewer)
+        reason, value = (reason or "").strip(), (value or "").strip()
+        if field not in CORRECTABLE_FIELDS:
+            raise ReviewError(f"unknown field {field!r} (expected one of {', '.join(CORRECTABLE_FIELDS)})")
+        if not value:
+            raise ReviewError("a correction needs the new value")
+        if not reason:
+            raise ReviewError("a correction needs a reason")
+        item = self._current(claim_number)
+        self._check_claimer(item, claim_number, reviewer)
+        entry = self.audit.append(
+            actor=reviewer, action="review.correct_field", subject=claim_number,
+            payload={"item_id": item.id, "field": field, "value": value, "reason": reason, "at": utc_naive(now)},
+        )
+        return {"claim_number": claim_number, "field": field, "value": value, "reason": reason, "by": reviewer,
+                "audit_seq": entry.seq}
+
+    def corrections(self, claim_number: str) -> list[dict]:
+        """Reviewers' field corrections of a claim, oldest first."""
+        return [
+            {**e.payload, "by": e.actor, "audit_seq": e.seq}
+            for e in self.audit.entries(action="review.correct_field", subject=claim_number)
+        ]
 
     def labels_since(self, since: datetime | None = None) -> list[dict]:
         """Training labels from reviewer decisions made at or after `since` (all when None), oldest first."""
