@@ -102,7 +102,7 @@ ax.set(title="Training set: labelled claims per month and high-risk share", xlab
 ax2 = ax.twinx()
 rate = training.groupby(training["incident_date"].dt.to_period("M").dt.to_timestamp())[LABEL].mean()
 ax2.plot(rate.index, rate.values * 100, color="black", lw=1.2, label="high-risk share")
-ax2.set_ylabel("high-risk share, %")
+ax2.set(ylabel="high-risk share, %", ylim=(0, max(rate.max() * 100 * 1.3, 1)))
 ax2.grid(False)
 lines = ax.get_legend_handles_labels()
 lines2 = ax2.get_legend_handles_labels()

@@ -106,16 +106,20 @@ display(headline)
 # reviewer are not in it, they are counted above. A long right tail means claims that sat in review.
 
 # %%
+# Hours for production traffic; minutes when every claim was decided within two hours (a demo home).
+scale, unit = (60.0, "minutes") if len(cycle) and cycle.max() < 2 else (1.0, "hours")
 fig, ax = plt.subplots()
 if len(cycle):
-    bins = np.linspace(0, max(cycle.max(), 1e-3), 30)
-    ax.hist(cycle, bins=bins, color="#4C72B0", alpha=0.85, label="claims")
+    shown = cycle * scale
+    ax.hist(shown, bins=np.linspace(0, max(shown.max(), 1e-3) * 1.02, 30), color="#4C72B0", alpha=0.85,
+            label=f"claims ({len(shown)})")
     for q, style in ((0.5, "-"), (0.9, "--")):
-        ax.axvline(cycle.quantile(q), color="black", ls=style, lw=1, label=f"{q:.0%} decided by {cycle.quantile(q):.2f} h")
+        ax.axvline(shown.quantile(q), color="black", ls=style, lw=1,
+                   label=f"{q:.0%} decided within {shown.quantile(q):.3g} {unit}")
     ax.legend()
 else:
     ax.text(0.5, 0.5, "no decided claim has a delivery time", ha="center", transform=ax.transAxes)
-ax.set(title="Cycle time from e-mail delivery to decision", xlabel="hours", ylabel="claims")
+ax.set(title="Cycle time from e-mail delivery to decision", xlabel=unit, ylabel="claims")
 source_note(fig, SOURCE + " (raw.triage_decisions, review_items)")
 plt.show()
 
@@ -158,19 +162,25 @@ else:
 # What one claim costs to run, split into serving (the risk model on Triton, measured from its
 # compute statistics), LLM tokens (Claude calls priced with the dated price table, measured; zero when
 # the template drafter stood in), and platform (the monthly compute of the model below divided by the
-# claims per month). The figure shows the three parts, in US cents per claim.
+# claims per month). The figure shows the three parts, in US cents per claim, and beside them the token cost
+# the financial model assumes per claim when Claude drafts and helps extract (its parameters).
 
 # %%
 split = roi.cost_per_claim_split(measured, params)
+split["LLM tokens (model's assumption)"] = roi.llm_cost_per_claim(params)
 cents = pd.Series(split) * 100
-fig, ax = plt.subplots(figsize=(9, 2.8))
-bars = ax.barh(cents.index, cents.clip(lower=1e-7), color=["#4C72B0", "#DD8452", "#8172B3"])
-ax.bar_label(bars, labels=[f"{v:.2g} ¢" for v in cents], padding=3)
+floor = max(min(v for v in cents if v > 0) / 10, 1e-9)
+fig, ax = plt.subplots(figsize=(9, 3.2))
+bars = ax.barh(cents.index, [max(v - floor, 0) for v in cents], left=floor,
+               color=["#4C72B0", "#DD8452", "#8172B3", "#E5AE86"])
+labels = [f"{v:.2g} ¢" if v > 0 else "0 ¢ (no Claude call measured: template drafter)" for v in cents]
+ax.bar_label(bars, labels=labels, padding=3)
 ax.set_xscale("log")
-ax.set(title=f"Cost per claim: {cents.sum():.3g} US cents (log scale: the parts differ by orders of magnitude)",
-       xlabel="US cents per claim (log scale)", xlim=(min(cents.clip(lower=1e-7).min() / 5, 1e-3), cents.max() * 20))
+ax.set(title=f"Cost per claim: {cents.iloc[:3].sum():.3g} US cents measured (log scale)",
+       xlabel="US cents per claim (log scale)", xlim=(floor, cents.max() * 30))
 ax.invert_yaxis()
-source_note(fig, SOURCE + f"; platform at {params.claims_per_month:,.0f} claims/month")
+source_note(fig, SOURCE + f"; platform at {params.claims_per_month:,.0f} claims/month; "
+            f"assumed tokens priced at the {PRICE_TABLE.as_of} price table")
 plt.show()
 drafters = ", ".join(f"{k} {v}" for k, v in measured.drafters.items()) or "none"
 print(f"status drafts by drafter: {drafters}; model calls logged: {measured.model_calls}; "
