@@ -90,8 +90,8 @@ OWN_CHECKS = {
 }  # fmt: skip
 
 
-def run_job(name: str, run_config: dict | None = None):
-    """Execute one job in process, recorded in the persistent instance `make ui` shows."""
+def run_job(name: str, run_config: dict | None = None, *, partition_key: str | None = None):
+    """Execute one job in process (one partition of it), recorded in the persistent instance `make ui` shows."""
     import dagster as dg
 
     prepare_dagster_home()
@@ -105,7 +105,7 @@ def run_job(name: str, run_config: dict | None = None):
     with dg.DagsterInstance.get() as instance, open(logs / f"{name}.log", "a") as log:
         with contextlib.redirect_stdout(log):
             return defs.resolve_job_def(name).execute_in_process(
-                instance=instance, run_config=config, raise_on_error=False
+                instance=instance, run_config=config, raise_on_error=False, partition_key=partition_key
             )
 
 
@@ -357,6 +357,12 @@ def run_demo(*, count: int, seed: int) -> int:
                       f"{triton.metrics_url}")
                 ok, text = run_triage()
                 print(text)
+    if ok:
+        from orchestration.commands.observe import demo_monitoring
+
+        ok, text = demo_monitoring()
+        print("\nMonitoring (traces, metrics, today's live-model verdict):")
+        print(text)
     if ok:
         from orchestration.commands.report import NotebookFailed, write_roi_report
 

@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 
 from orchestration.commands import CliError, Parser
 from orchestration.commands.review import sor_url
 
-DEFAULT_METRICS_PORT = 9464
-
 
 def _collector():
-    from assets.project import claimflow_home, inbox_dir, warehouse_path
     from monitoring.metrics import ClaimflowCollector
+    from orchestration.settings import settings
 
-    return ClaimflowCollector(home=claimflow_home(), warehouse_path=warehouse_path(), sor_url=sor_url(),
-                              inbox_dir=inbox_dir())
+    s = settings()
+    return ClaimflowCollector(home=s.home, warehouse_path=s.warehouse_path, sor_url=sor_url(),
+                              inbox_dir=s.inbox_dir)
 
 
 def metrics_port() -> int:
     """`CLAIMFLOW_METRICS_PORT`, default 9464 (Prometheus' conventional exporter range)."""
-    raw = os.environ.get("CLAIMFLOW_METRICS_PORT", str(DEFAULT_METRICS_PORT))
-    try:
-        return int(raw)
-    except ValueError:
-        raise CliError(f"CLAIMFLOW_METRICS_PORT={raw!r} is not a port number") from None
+    from orchestration.settings import settings
+
+    return settings().metrics_port
 
 
 def cmd_trace(args) -> int:
@@ -84,7 +80,7 @@ def cmd_metrics_serve(args) -> int:
 
     port = args.port or metrics_port()
     try:
-        server, thread = serve(_collector(), port)
+        server, _thread = serve(_collector(), port)
     except OSError as err:
         raise CliError(f"cannot serve metrics on 127.0.0.1:{port}: {err.strerror or err}") from None
     stop = threading.Event()
@@ -109,3 +105,41 @@ def register(sub) -> None:
     v = cmds.add_parser("serve", help="serve /metrics on 127.0.0.1 until stopped (CLAIMFLOW_METRICS_PORT, 9464)")
     v.add_argument("--port", type=int, default=None)
     v.set_defaults(func=cmd_metrics_serve)
+
+
+def demo_monitoring() -> tuple[bool, str]:
+    """Today's live-model verdict, and where the traces and metrics are; for the demo's summary."""
+    from datetime import UTC, datetime
+
+    from assets.project import claimflow_home, warehouse_path
+    from connectors.schema import CLAIM_STEPS
+    from connectors.warehouse import Warehouse
+    from monitoring import telemetry
+    from orchestration.runner import first_failure, run_job
+    from orchestration.settings import settings
+
+    day = datetime.now(UTC).date().isoformat()
+    result = run_job("live_monitoring", partition_key=day)
+    lines = []
+    if not result.success:
+        return False, f"  live monitoring failed: {first_failure(result)}"
+    md = {e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+          for e in result.get_asset_materialization_events()}
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    live = md.get("live_drift", {})
+    lines.append(f"  live model ({day})  {live.get('claims', 0)} claims scored today, "
+                 f"drift {'none' if checks.get('no_live_drift') else 'ALERT: ' + str(live.get('alerts'))}, "
+                 f"bias {'within four-fifths' if checks.get('bias_within_four_fifths') else 'ALERT'}, "
+                 f"serving cost {'within budget' if checks.get('cost_within_budget') else 'OVER BUDGET'}")
+    if live.get("report") and str(live["report"]).endswith(".html"):
+        lines.append(f"  monitoring report  {live['report']}")
+    ledger = Warehouse(warehouse_path()).read(f"select claim_number, step from {CLAIM_STEPS}")
+    done = telemetry.completeness(ledger)
+    complete = done[done["complete"]]
+    lines.append(f"  traces             {len(complete)} of {len(done)} claims traced end to end, spans in "
+                 f"{telemetry.telemetry_dir(claimflow_home()) / telemetry.SPANS_FILE}")
+    if not complete.empty:
+        lines.append(f"  one claim's trace  .venv/bin/claimflow trace {complete['claim_number'].iloc[0]}")
+    lines.append(f"  metrics            .venv/bin/claimflow metrics show (or `metrics serve`: "
+                 f"http://127.0.0.1:{settings().metrics_port}/metrics); Prometheus/Grafana files in deploy/monitoring/")
+    return True, "\n".join(lines)
