@@ -143,3 +143,19 @@ def demo_monitoring() -> tuple[bool, str]:
     lines.append(f"  metrics            .venv/bin/claimflow metrics show (or `metrics serve`: "
                  f"http://127.0.0.1:{settings().metrics_port}/metrics); Prometheus/Grafana files in deploy/monitoring/")
     return True, "\n".join(lines)
+
+
+def start_metrics_exporter():
+    """Serve /metrics from this process (a daemon thread) for as long as it runs; None if the port is taken.
+
+    `claimflow serve` and `claimflow ui` call it, so the platform's long-running side is scraped.
+    """
+    from monitoring.metrics import serve
+
+    try:
+        server, _thread = serve(_collector(), metrics_port())
+    except OSError as err:
+        print(f"metrics     not served: 127.0.0.1:{metrics_port()} is taken ({err.strerror or err})")
+        return None
+    print(f"Metrics     http://127.0.0.1:{server.server_port}/metrics  (Prometheus; deploy/monitoring/)")
+    return server

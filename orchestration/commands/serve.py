@@ -24,6 +24,9 @@ def cmd_serve(args) -> int:
         with triton:
             print(f"Triton serves claims_risk version {champion} (the MLflow champion)")
             print(f"  gRPC     {triton.url_grpc}\n  HTTP     {triton.url_http}\n  metrics  {triton.metrics_url}")
+            from orchestration.commands.observe import start_metrics_exporter
+
+            start_metrics_exporter()  # a thread of this process: it stops with it
             print("Ctrl-C stops it.")
             try:
                 while triton.alive():

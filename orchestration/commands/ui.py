@@ -19,6 +19,9 @@ def cmd_ui(args) -> int:
     with start_tracking_server(mlflow_dir(), port=port) as mlflow:
         print(f"MLflow UI   {mlflow.url}  (registry: {mlflow.url}/#/models/claims_risk)")
         print(f"Dagster UI  http://127.0.0.1:{args.port}  (instance {home})")
+        from orchestration.commands.observe import start_metrics_exporter
+
+        start_metrics_exporter()  # a thread of this process: it stops with it
         dagster = Path(sys.executable).with_name("dagster")
         cmd = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)]
         try:
