@@ -138,9 +138,10 @@ def check_roi_inputs() -> None:
     from monitoring.roi import MissingWarehouse, measure_yield
     from orchestration.commands.review import sor_url
 
-    sor = sor_url()
+    if not warehouse_path().exists():  # before sor_url(), which prepares the home: refusing writes nothing
+        raise CliError(f"no warehouse at {warehouse_path()}: run the demo or the claims flow first")
     try:
-        measure_yield(warehouse_path(), sor)
+        measure_yield(warehouse_path(), sor_url())
     except MissingWarehouse as err:
         raise CliError(str(err)) from None
 
