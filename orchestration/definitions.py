@@ -11,6 +11,8 @@ from assets.dbt.assets import claimflow_dbt_assets
 from assets.monitoring import assets as monitoring_assets
 from assets.monitoring import kpis
 from assets.serving import assets as serving_assets
+from assets.social import assets as social_assets
+from assets.social import checks as social_checks
 from assets.training import assets as training_assets
 from assets.training import checks as training_checks
 from orchestration.automation import (
@@ -25,6 +27,7 @@ from orchestration.automation import (
     model_approval_sensor,
     model_training_job,
 )
+from orchestration import social_automation as social
 from orchestration.environment import Environment, get_environment
 from orchestration.resources import resources_for
 
@@ -38,8 +41,9 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
                 [claims_assets, photo_assets, triage_assets, training_assets, monitoring_assets, kpis, serving_assets]
             ),
             claimflow_dbt_assets,
+            *dg.load_assets_from_modules([social_assets]),
         ],
-        asset_checks=dg.load_asset_checks_from_modules([claims_checks, training_checks]),
+        asset_checks=dg.load_asset_checks_from_modules([claims_checks, training_checks, social_checks]),
         jobs=[
             claims_intake_job,
             claims_triage_job,
@@ -47,9 +51,12 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
             claims_history_job,
             model_training_job,
             champion_promotion_job,
+            social.social_pull_job,
+            social.social_trends_job,
+            social.social_flow_job,
         ],
-        schedules=[claims_history_schedule, claims_daily_schedule],
-        sensors=[claims_inbox_sensor, model_approval_sensor],
+        schedules=[social.social_hourly_schedule, claims_history_schedule, claims_daily_schedule],
+        sensors=[social.social_pull_sensor, claims_inbox_sensor, model_approval_sensor],
         resources=resources_for(env),
         # Locally every step runs in one process: micro-batches are small and a process per
         # step would cost more than the work. On Kubernetes the run launcher scales out instead.

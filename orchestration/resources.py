@@ -26,6 +26,7 @@ from assets.resources import (
     WarehouseResource,
 )
 from assets.serving.assets import TritonResource
+from assets.social.resources import local_x_resource, prod_x_resource
 from orchestration.environment import Environment
 from orchestration.settings import DEMO_APPROVER, Settings, settings
 
@@ -63,6 +64,7 @@ def _local(s: Settings) -> dict:
             repository=str(s.triton_repository),
             onnx_fallback=s.scoring_fallback_onnx,
         ),
+        "x": local_x_resource(),
         "telemetry": TelemetryResource(home=str(s.home), otlp_endpoint=s.otlp_endpoint),
         "alerts": AlertsResource(webhook_url=s.alert_webhook_url),
     }
@@ -85,6 +87,7 @@ def _prod(s: Settings) -> dict:
             repository=dg.EnvVar("CLAIMFLOW_TRITON_REPOSITORY"),
             onnx_fallback=s.scoring_fallback_onnx,
         ),
+        "x": prod_x_resource(),
         "telemetry": TelemetryResource(home=str(s.home), otlp_endpoint=s.otlp_endpoint),
         "alerts": AlertsResource(webhook_url=s.alert_webhook_url),
     }

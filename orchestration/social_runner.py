@@ -47,7 +47,8 @@ def social_definitions(replay: Path | None = None):
 
     resources = resources_for(get_environment())
     if replay is not None:
-        resources["x"] = XResource(replay_path=str(replay))
+        # A replay given on the command line is read as it is, whatever X_BEARER_TOKEN says.
+        resources["x"] = XResource(replay_path=str(replay), bearer_token_env="CLAIMFLOW_REPLAY_ONLY_NO_TOKEN")
     return dg.Definitions(
         assets=dg.load_assets_from_modules([social_assets]),
         asset_checks=dg.load_asset_checks_from_modules([social_checks]),

@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import Field
 
 from assets.groups import SOCIAL
-from assets.resources import SystemOfRecordResource, WarehouseResource
+from assets.resources import ClaudeResource, SystemOfRecordResource, WarehouseResource
 from assets.social import forecast as surge
 from assets.social.posts import link_copies, normalize
 from assets.social.resources import XResource
@@ -108,11 +108,10 @@ class SentimentConfig(dg.Config):
 
 @dg.asset(group_name=SOCIAL, partitions_def=SOCIAL_HOURS, backfill_policy=SINGLE_RUN, deps=[social_posts],
           kinds={"python", "duckdb"})
-def post_sentiment(context: dg.AssetExecutionContext, config: SentimentConfig,
-                   warehouse: WarehouseResource) -> dg.MaterializeResult:
+def post_sentiment(context: dg.AssetExecutionContext, config: SentimentConfig, warehouse: WarehouseResource,
+                   claude: ClaudeResource) -> dg.MaterializeResult:
     """Sentiment per distinct post: VADER for English, Claude batches for the rest with a key, else unscored."""
     from models.batches import BatchConfig
-    from models.claude import ClaudeClient
     from models.sentiment import score_posts
 
     start, end = _window(context)
@@ -124,9 +123,14 @@ def post_sentiment(context: dg.AssetExecutionContext, config: SentimentConfig,
         done = con.execute(f"select * from {POST_SENTIMENT} where hour >= ? and hour < ? and scored_by <> 'unscored'",
                            [start, end]).df()
     todo = posts[~posts["post_id"].isin(done["post_id"])]
-    client = ClaudeClient.from_env()  # None without ANTHROPIC_API_KEY: other languages stay unscored
-    scores = score_posts(list(zip(todo["post_id"].astype(int), todo["lang"], todo["text"], strict=True)), client,
-                         batch_config=BatchConfig(poll_interval_s=config.poll_interval_s, max_wait_s=config.max_wait_s))
+    client = claude.client()  # None without a key: other languages stay unscored
+    try:
+        scores = score_posts(list(zip(todo["post_id"].astype(int), todo["lang"], todo["text"], strict=True)), client,
+                             batch_config=BatchConfig(poll_interval_s=config.poll_interval_s,
+                                                      max_wait_s=config.max_wait_s))
+    finally:
+        if client is not None:
+            client.close()
     now = datetime.now(UTC).replace(tzinfo=None)
     hours = dict(zip(todo["post_id"], todo["hour"], strict=True))
     lang = dict(zip(todo["post_id"], todo["lang"], strict=True))

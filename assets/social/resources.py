@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -37,8 +38,10 @@ def ensure_replay(path: Path, seed: int = REPLAY_SEED, days: int = REPLAY_DAYS) 
 class XResource(dg.ConfigurableResource):
     """Public posts: X API v2 through tweepy, or a replay of X API v2 JSON lines."""
 
-    bearer_token: str = Field("", description="X API bearer token; empty uses the replay.")
-    base_url: str = Field("", description="Another host for api.twitter.com (an egress proxy); empty: X itself.")
+    bearer_token_env: str = Field("X_BEARER_TOKEN", description="Variable holding the bearer token (never in config); "
+                                  "unset or empty: the replay.")
+    base_url_env: str = Field("X_API_BASE_URL", description="Variable naming another host for api.twitter.com "
+                              "(an egress proxy); unset: X itself.")
     replay_path: str = Field("", description="Replay file (X API v2 JSON lines) used without a token.")
     replay_seed: int = Field(REPLAY_SEED, description="Seed of the bundled replay written when the file is missing.")
     wait_on_rate_limit: bool = Field(True, description="Sleep until x-rate-limit-reset on a 429 (else stop the pull).")
@@ -46,9 +49,12 @@ class XResource(dg.ConfigurableResource):
     retention_days: int = Field(30, description="Posts (text, pseudonymised author) are deleted after this many days.")
     queries_json: str = Field("", description='Queries as JSON, [{"name", "query", "topic", "language"}]; empty: defaults.')
 
+    def _token(self) -> str:
+        return (os.environ.get(self.bearer_token_env) or "").strip()
+
     @property
     def uses_api(self) -> bool:
-        return bool(self.bearer_token.strip())
+        return bool(self._token())
 
     def search_queries(self) -> list[SearchQuery]:
         if not self.queries_json.strip():
@@ -62,23 +68,19 @@ class XResource(dg.ConfigurableResource):
     def source(self, clock: Callable[[], datetime] | None = None) -> PostSource:
         """The source; `clock` is the replay's now (a run's partition end), ignored by the API."""
         if self.uses_api:
-            return TweepySource(self.bearer_token.strip(), base_url=self.base_url.strip() or None,
-                                wait_on_rate_limit=self.wait_on_rate_limit)
+            base_url = (os.environ.get(self.base_url_env) or "").strip() or None
+            return TweepySource(self._token(), base_url=base_url, wait_on_rate_limit=self.wait_on_rate_limit)
         if not self.replay_path:
             raise dg.Failure("no X_BEARER_TOKEN and no replay_path: nothing to read posts from", allow_retries=False)
         return ReplaySource(ensure_replay(Path(self.replay_path), self.replay_seed), clock=clock)
 
 
+
 def local_x_resource() -> XResource:
     """LOCAL: tweepy when `X_BEARER_TOKEN` is set (`X_API_BASE_URL` optional), else the bundled replay."""
-    import os
-
-    return XResource(bearer_token=os.environ.get("X_BEARER_TOKEN", ""),
-                     base_url=os.environ.get("X_API_BASE_URL", ""), replay_path=str(default_replay_path()))
+    return XResource(replay_path=str(default_replay_path()))
 
 
 def prod_x_resource() -> XResource:
-    """PROD: the X API, always (`X_BEARER_TOKEN` must be set)."""
-    import os
-
-    return XResource(bearer_token=dg.EnvVar("X_BEARER_TOKEN"), base_url=os.environ.get("X_API_BASE_URL", ""))
+    """PROD: the X API (`X_BEARER_TOKEN`); without it no replay stands in, the pull fails and says why."""
+    return XResource(replay_path="")
