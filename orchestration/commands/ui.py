@@ -1,4 +1,4 @@
-"""`claimflow ui`: the Dagster UI and the MLflow UI over the local instance, until Ctrl-C."""
+"""`claimflow ui`: the Dagster UI, the MLflow UI and the review workspace over the local instance, until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -22,15 +22,23 @@ def cmd_ui(args) -> int:
         from orchestration.commands.observe import start_metrics_exporter
 
         start_metrics_exporter()  # a thread of this process: it stops with it
+        # The review workspace beside them, as its own process (`claimflow web`), stopped with the UIs.
+        web = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "web"], cwd=PROJECT_ROOT)
         dagster = Path(sys.executable).with_name("dagster")
         cmd = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)]
         try:
             return subprocess.call(cmd, env=os.environ | {"DAGSTER_HOME": str(home)}, cwd=PROJECT_ROOT)
         except KeyboardInterrupt:
             return 0
+        finally:
+            web.terminate()
+            try:
+                web.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                web.kill()
 
 
 def register(sub) -> None:
-    p = sub.add_parser("ui", help="start the Dagster UI and the MLflow UI on loopback (Ctrl-C stops both)")
+    p = sub.add_parser("ui", help="start the Dagster UI, the MLflow UI and the workspace on loopback (Ctrl-C stops all)")
     p.add_argument("--port", type=int, default=3000, help="Dagster UI port")
     p.set_defaults(func=cmd_ui)
