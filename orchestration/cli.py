@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (photos, review, audit, models, serve, ui, users, web, report):
         module.register(sub)
+    from orchestration.commands import privacy
+
+    privacy.register(sub)
     from orchestration.commands import social as social_commands
 
     social_commands.register(sub)
