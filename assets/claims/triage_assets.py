@@ -16,7 +16,7 @@ from pydantic import Field
 
 from assets.claims.assignment import assign, default_roster
 from assets.claims.review import ReviewQueue
-from assets.claims.routing import Decision, TriageThresholds, route
+from assets.claims.routing import Decision, TriageThresholds, route_frame
 from assets.claims.verification import verify_policy
 from assets.dbt.project import dbt_relation
 from assets.groups import CLAIMS, TRAINING
@@ -78,37 +78,35 @@ def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, wa
     decided = wh.read(f"select claim_number, model_version from {TRIAGE_DECISIONS}")
     done = set(zip(decided["claim_number"], decided["model_version"]))
     claims = claims[[(c, v) not in done for c, v in zip(claims["claim_number"], claims["model_version"])]]
-    policies = wh.read(f"select * from {POLICIES}").set_index("policy_number", drop=False)
+    policies = {p["policy_number"]: p for p in records(wh.read(f"select * from {POLICIES}"))}
     thresholds = config.thresholds()
     now = datetime.now(UTC).replace(tzinfo=None)
-    rows = []
-    for claim in records(claims):
-        policy = policies.loc[claim["policy_number"]].to_dict() if claim["policy_number"] in policies.index else None
-        verdict = verify_policy(claim, policy)
-        decision = route(claim, verdict, thresholds)
-        inputs = json.dumps(decision.inputs, sort_keys=True, default=str)
-        rows.append(
-            {
-                "claim_number": claim["claim_number"],
-                "model_version": claim["model_version"],
-                "queue": decision.queue,
-                "rule": decision.rule,
-                "reason": decision.reason,
-                "inputs": inputs,
-                # What the decision was made from: the e-mail's content hash and the rule inputs.
-                "input_hash": hashlib.sha256(f"{claim['input_hash_source']}|{inputs}".encode()).hexdigest(),
-                "needs_human": decision.needs_human,
-                "skill": decision.skill,
-                "proposed_queue": decision.proposed_queue,
-                "policy_verdict": verdict.code,
-                "policy_reason": verdict.reason,
-                "risk_score": claim["risk_score"],
-                "received_at": claim["first_received_at"],
-                "decided_at": now,
-                "run_id": context.run_id,
-            }
-        )
-    frame = pd.DataFrame(rows)
+    rows = records(claims)
+    verdicts = [verify_policy(claim, policies.get(claim["policy_number"])) for claim in rows]
+    # The rules run over columns (route_frame); route() is the per-row reference they agree with.
+    decisions = route_frame(claims, [v.passed for v in verdicts], [v.code for v in verdicts],
+                            [v.reason for v in verdicts], thresholds)  # fmt: skip
+    inputs = [json.dumps(i, sort_keys=True, default=str) for i in decisions["inputs"]]
+    frame = pd.DataFrame({
+        "claim_number": [c["claim_number"] for c in rows],
+        "model_version": [c["model_version"] for c in rows],
+        "queue": decisions["queue"].to_list(),
+        "rule": decisions["rule"].to_list(),
+        "reason": decisions["reason"].to_list(),
+        "inputs": inputs,
+        # What the decision was made from: the e-mail's content hash and the rule inputs.
+        "input_hash": [hashlib.sha256(f"{c['input_hash_source']}|{i}".encode()).hexdigest()
+                       for c, i in zip(rows, inputs, strict=True)],
+        "needs_human": decisions["needs_human"].to_list(),
+        "skill": decisions["skill"].to_list(),
+        "proposed_queue": decisions["proposed_queue"].to_list(),
+        "policy_verdict": [v.code for v in verdicts],
+        "policy_reason": [v.reason for v in verdicts],
+        "risk_score": [c["risk_score"] for c in rows],
+        "received_at": [c["first_received_at"] for c in rows],
+        "decided_at": now,
+        "run_id": context.run_id,
+    }) if rows else pd.DataFrame()  # fmt: skip
     with wh.transaction() as con:
         wh.upsert(con, TRIAGE_DECISIONS, frame)
     by_queue = frame["queue"].value_counts().to_dict() if len(frame) else {}
