@@ -371,6 +371,12 @@ def run_demo(*, count: int, seed: int) -> int:
         except NotebookFailed as err:
             print(f"\nROI report failed: {err}")
             ok = False
+    if ok:
+        from orchestration.social_runner import social_demo
+
+        print("\nSocial listening (a bundled replay of public posts; the X API when X_BEARER_TOKEN is set):")
+        ok, text = social_demo()
+        print(text)
     print(
         "\nWhere to look:\n"
         f"  warehouse (DuckDB)   {warehouse_path()}  tables raw.parsed_claims, raw.quarantined_emails, main.claim_features\n"

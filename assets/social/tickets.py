@@ -33,9 +33,10 @@ TEAMS = {"catastrophe": "claims_operations", "app_outage": "it", "viral_post": "
 HIGH_EXCESS = {"catastrophe": 80.0, "app_outage": 100.0, "viral_post": 150.0, "garage_complaints": 250.0}
 LOW_EXCESS = 20.0
 APP_OUTAGE_LONG_HOURS = 3
-# The LOCAL on-call roster; production names its people in CLAIMFLOW_SOCIAL_ONCALL (team=login,...).
-LOCAL_ONCALL = {"claims_operations": "claire.moreau", "it": "thomas.bernard", "communications": "julien.petit",
-                "customer_care": "sophie.laurent"}
+# The LOCAL roster names the demo users (who can sign in and acknowledge); production names its
+# people in CLAIMFLOW_SOCIAL_ONCALL (team=login,...).
+LOCAL_ONCALL = {"claims_operations": "demo.handler", "it": "demo.admin", "communications": "demo.reviewer",
+                "customer_care": "demo.handler"}
 EVIDENCE_POSTS = 5
 _MENTION = re.compile(r"@\w+")
 

@@ -12,6 +12,7 @@ from connectors.tickets import TicketError, TicketStore
 from models.trends import DetectedEvent
 
 PASSWORD = "correct horse battery staple"
+ROSTER = {"CLAIMFLOW_SOCIAL_ONCALL": "claims_operations=claire.moreau,it=thomas.bernard"}
 
 
 def event(kind="catastrophe", topic="hail", scope="Bretagne", excess=120.0, open_=True) -> DetectedEvent:
@@ -37,10 +38,11 @@ def test_severity_and_team_follow_the_rules_not_the_text():
     assert severity(event(excess=120)) == "high" and severity(event(excess=40)) == "medium"
     assert severity(event(excess=5)) == "low"
     assert severity(event("garage_complaints", "garage", "CarroPlus", 120)) == "medium"
-    t = ticket_for(event(), POSTS, oncall({}))
+    t = ticket_for(event(), POSTS, oncall(ROSTER))
     assert t["team"] == "claims_operations" and t["assignee"] == "claire.moreau"
-    assert ticket_for(event(excess=40), POSTS, oncall({}))["assignee"] is None
+    assert ticket_for(event(excess=40), POSTS, oncall(ROSTER))["assignee"] is None
     assert oncall({"CLAIMFLOW_SOCIAL_ONCALL": "it=ops.lead, bad"}) == {"it": "ops.lead"}
+    assert oncall({})["claims_operations"] == "demo.handler"  # LOCAL: a demo user who can sign in
 
 
 def test_evidence_is_the_most_shared_post_with_personal_data_removed():
@@ -51,7 +53,7 @@ def test_evidence_is_the_most_shared_post_with_personal_data_removed():
 
 
 def test_one_ticket_per_event_however_often_it_is_recorded(store):
-    t = ticket_for(event(excess=40), POSTS, oncall({}))
+    t = ticket_for(event(excess=40), POSTS, oncall(ROSTER))
     first = store.record(t)
     again = store.record(t)
     assert first.opened and not again.opened and not again.severity_changed
@@ -60,11 +62,11 @@ def test_one_ticket_per_event_however_often_it_is_recorded(store):
 
 
 def test_severity_rises_once_escalates_once_and_never_falls(store):
-    store.record(ticket_for(event(excess=40), POSTS, oncall({})))
-    up = store.record(ticket_for(event(excess=200), POSTS, oncall({})))
+    store.record(ticket_for(event(excess=40), POSTS, oncall(ROSTER)))
+    up = store.record(ticket_for(event(excess=200), POSTS, oncall(ROSTER)))
     assert up.severity_changed and up.escalated
-    again = store.record(ticket_for(event(excess=300), POSTS, oncall({})))
-    calmer = store.record(ticket_for(event(excess=30), POSTS, oncall({})))
+    again = store.record(ticket_for(event(excess=300), POSTS, oncall(ROSTER)))
+    calmer = store.record(ticket_for(event(excess=30), POSTS, oncall(ROSTER)))
     assert not again.escalated and not calmer.severity_changed
     assert store.get(ticket_id(event().key))["severity"] == "high"
     assert [e["assignee"] for e in store.escalations()] == ["claire.moreau"]
@@ -72,7 +74,7 @@ def test_severity_rises_once_escalates_once_and_never_falls(store):
 
 
 def test_only_the_person_named_acknowledges_an_escalation(store):
-    tid = store.record(ticket_for(event(excess=200), POSTS, oncall({}))).ticket_id
+    tid = store.record(ticket_for(event(excess=200), POSTS, oncall(ROSTER))).ticket_id
     with pytest.raises(TicketError, match="escalated to claire.moreau"):
         store.acknowledge(tid, "thomas.bernard")
     acked = store.acknowledge(tid, "claire.moreau", "crisis cell opened")
@@ -96,7 +98,7 @@ def test_tickets_cli_lists_and_acks_as_the_authenticated_user(claimflow_home, mo
     ids.add_user("claire.moreau", "Claire Moreau", ["handler"], PASSWORD)
     ids.add_user("hugo", "Hugo", ["handler"], PASSWORD)
     tokens = {u: ids.create_token(u, "tests") for u in ("claire.moreau", "hugo")}
-    tid = TicketStore(url).record(ticket_for(event(excess=200), POSTS, oncall({}))).ticket_id
+    tid = TicketStore(url).record(ticket_for(event(excess=200), POSTS, oncall(ROSTER))).ticket_id
 
     monkeypatch.setenv("CLAIMFLOW_API_TOKEN", tokens["hugo"])
     assert main(["tickets", "list"]) == 0
