@@ -235,7 +235,7 @@ class WriteReport:
 
 
 class SimulatedFailure(RuntimeError):
-    """Raised by `record_decisions(fail_after=...)`: a crash in the middle of a batch, for fault tests."""
+    """Raised by a `ClaimsSystem` with `crash_after` set: a crash in the middle of a batch, for fault tests."""
 
     def __init__(self, message: str, report: WriteReport):
         super().__init__(message)
@@ -265,6 +265,12 @@ class ClaimsSystem:
     each change exactly once, and a new model version that decides the same writes nothing.
     A customer message is queued only when what the customer is told (the payload) changes.
     """
+
+    # Seams for fault tests, never set in production: tests/fakes/system_of_record.py subclasses
+    # them to crash after n claims (re-execution rehearsal) or to write without keys (the proof
+    # that the keys are what prevents duplicates).
+    crash_after: int | None = None
+    keyed: bool = True
 
     def __init__(self, url: str):
         self.url = url
@@ -345,8 +351,6 @@ class ClaimsSystem:
         *,
         step: str,
         model_version: str,
-        use_idempotency: bool = True,
-        fail_after: int | None = None,
         chunk_size: int = 100,
     ) -> WriteReport:
         """Write triage decisions: claim status, assignment and handler load, outbox message, review item.
@@ -357,10 +361,11 @@ class ClaimsSystem:
         Claims are written in transactions of `chunk_size`. A row whose route already stands
         (same queue: a re-run, or a new model version deciding the same) counts as a skipped
         duplicate; a claim a person has touched is held; otherwise the change's effect key goes
-        in first, so a key already present (a retry, a concurrent run) skips that claim. `use_idempotency=False` writes blindly, for the test that shows why
-        the key is needed. `fail_after=n` raises `SimulatedFailure` on claim n+1, after its key
-        is inserted and before its writes: the open transaction rolls back whole.
+        in first, so a key already present (a retry, a concurrent run) skips that claim. With
+        `crash_after=n` (fault tests) `SimulatedFailure` is raised on claim n+1, after its key is
+        inserted and before its writes: the open transaction rolls back whole.
         """
+        use_idempotency, fail_after = self.keyed, self.crash_after
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         batch = [_decision_row(r) for r in rows]

@@ -208,18 +208,9 @@ def status_drafts(
     )
 
 
-class SystemOfRecordConfig(dg.Config):
-    """Writes to the claims system of record."""
-
-    simulate_failure_after: int = Field(
-        -1, description="Testing only: fail after this many claims (-1 never), to rehearse re-execution."
-    )
-
-
 @dg.asset(group_name=CLAIMS, deps=[triage_decisions, status_drafts], kinds={"sqlalchemy"})
 def system_of_record_updates(
     context: dg.AssetExecutionContext,
-    config: SystemOfRecordConfig,
     warehouse: WarehouseResource,
     system_of_record: SystemOfRecordResource,
 ):
@@ -259,9 +250,8 @@ def system_of_record_updates(
         rows_by_version.setdefault(r["model_version"], []).append(row)
     written = skipped = held = 0
     messages_before = system.message_count()
-    fail_after = config.simulate_failure_after if config.simulate_failure_after >= 0 else None
     for version, rows in rows_by_version.items():
-        report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version, fail_after=fail_after)
+        report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version)
         written += report.written
         skipped += report.skipped_duplicates
         held += report.kept_reviewer_decision

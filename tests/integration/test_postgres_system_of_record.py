@@ -11,11 +11,18 @@ from datetime import date
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from fakes.system_of_record import CrashingClaimsSystem
+from unit.test_system_of_record import batch, write_audit
 
 from assets.claims.assignment import default_roster
 from connectors.audit import AuditLog
-from connectors.system_of_record import POLICY_COLUMNS, ClaimsSystem, SimulatedFailure, SqlPolicySystem, WriteReport
-from unit.test_system_of_record import batch, write_audit
+from connectors.system_of_record import (
+    POLICY_COLUMNS,
+    ClaimsSystem,
+    SimulatedFailure,
+    SqlPolicySystem,
+    WriteReport,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +46,7 @@ def test_the_test_server_is_a_real_postgresql(postgres_server, postgres_db):
 def test_a_batch_re_executed_after_a_crash_writes_every_effect_once_on_postgres(system):
     rows = batch(600)
     with pytest.raises(SimulatedFailure):
-        system.record_decisions(rows, step="triage", model_version="7", fail_after=237)
+        CrashingClaimsSystem(system.url, crash_after=237).record_decisions(rows, step="triage", model_version="7")
     assert write_audit(system, rows)["effects"] == 200  # the chunk in flight rolled back whole
     assert system.record_decisions(rows, step="triage", model_version="7") == WriteReport(400, 200)
     assert write_audit(system, rows) == {"duplicates": 0, "lost": 0, "load_drift": 0, "effects": 600, "claims": 600}

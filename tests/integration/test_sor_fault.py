@@ -1,6 +1,7 @@
 """The system-of-record step fails after part of a batch; re-executing the run from failure writes
 every effect exactly once. The same scenario without idempotency keys shows duplicates, so the
-checker below is proven able to catch them."""
+checker below is proven able to catch them. The crash comes from a fake system of record swapped in
+by resource key (tests/fakes/system_of_record.py), not from asset config."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from fakes.system_of_record import CrashingSystemOfRecordResource, UnkeyedClaimsSystem
 
-from assets.claims.triage_assets import DDL as TRIAGE_DDL
-from assets.claims.triage_assets import TRIAGE_DECISIONS, TRIAGE_STEP
+from assets.claims.triage_assets import TRIAGE_STEP
+from connectors.schema import TRIAGE_DECISIONS
 from connectors.system_of_record import ClaimsSystem
+from connectors.warehouse import Warehouse
 
 pytestmark = pytest.mark.integration
 CLAIMS = 1200
@@ -38,15 +41,29 @@ def decisions() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sor_job():
-    """The system-of-record step alone, as a reconstructable job (re-execution needs one)."""
+def _sor_job(crash_after: int | None):
     from orchestration.definitions import build_definitions
 
     defs = build_definitions()
+    resources = dict(defs.resources)
+    if crash_after is not None:  # the same system of record, whose writes crash part-way through
+        resources["system_of_record"] = CrashingSystemOfRecordResource(
+            url=resources["system_of_record"].url, crash_after=crash_after
+        )
     job = dg.define_asset_job(
         "sor_only", selection=dg.AssetSelection.assets("system_of_record_updates"), executor_def=dg.in_process_executor
     )
-    return dg.Definitions(assets=defs.assets, resources=defs.resources, jobs=[job]).resolve_job_def("sor_only")
+    return dg.Definitions(assets=defs.assets, resources=resources, jobs=[job]).resolve_job_def("sor_only")
+
+
+def sor_job():
+    """The system-of-record step alone, as a reconstructable job (re-execution needs one)."""
+    return _sor_job(None)
+
+
+def crashing_sor_job():
+    """The same job on a system of record that crashes after FAIL_AFTER claims."""
+    return _sor_job(FAIL_AFTER)
 
 
 def duplicates_and_losses(url: str, expected_claims: set[str]) -> tuple[int, int]:
@@ -73,10 +90,8 @@ def duplicates_and_losses(url: str, expected_claims: set[str]) -> tuple[int, int
 @pytest.fixture
 def home(claimflow_home, dbt_manifest):
     claimflow_home.mkdir(parents=True)
+    Warehouse(claimflow_home / "warehouse.duckdb").ensure_schema()
     with duckdb.connect(str(claimflow_home / "warehouse.duckdb")) as con:
-        con.execute("create schema raw")
-        for ddl in TRIAGE_DDL:
-            con.execute(ddl)
         frame = decisions()
         con.execute(f"insert into {TRIAGE_DECISIONS} by name select * from frame")
     return claimflow_home
@@ -87,14 +102,13 @@ def test_re_executing_from_failure_writes_each_effect_once_and_without_keys_it_w
     expected = set(decisions()["claim_number"])
     with dg.instance_for_test() as instance:
         job = dg.reconstructable(sor_job)
-        failing = {"ops": {"system_of_record_updates": {"config": {"simulate_failure_after": FAIL_AFTER}}}}
-        first = dg.execute_job(job, instance, run_config=failing, raise_on_error=False)
+        first = dg.execute_job(dg.reconstructable(crashing_sor_job), instance, raise_on_error=False)
         assert not first.success
         dups, lost = duplicates_and_losses(url, expected)
         assert dups == 0 and 0 < CLAIMS - lost < CLAIMS  # part of the batch is in, nothing doubled
 
         again = dg.execute_job(
-            job, instance, run_config={"ops": {"system_of_record_updates": {"config": {}}}},
+            job, instance,
             reexecution_options=dg.ReexecutionOptions.from_failure(first.run_id, instance), raise_on_error=False,
         )
         assert again.success
@@ -103,7 +117,7 @@ def test_re_executing_from_failure_writes_each_effect_once_and_without_keys_it_w
     assert len(system.applied_keys(TRIAGE_STEP)) == CLAIMS
 
     # The same scenario with the keys switched off: the checker sees the duplicates.
-    blind = ClaimsSystem(f"sqlite:///{tmp_path / 'blind.db'}")
+    blind = UnkeyedClaimsSystem(f"sqlite:///{tmp_path / 'blind.db'}")
     blind.ensure_schema()
     from assets.claims.assignment import assign, default_roster
 
@@ -122,7 +136,7 @@ def test_re_executing_from_failure_writes_each_effect_once_and_without_keys_it_w
     for row, a in zip(rows, picks):
         row["assigned_to"] = a.specialist_id if a.assigned else None
     with pytest.raises(Exception):
-        blind.record_decisions(rows, step=TRIAGE_STEP, model_version="1", use_idempotency=False, fail_after=FAIL_AFTER)
-    blind.record_decisions(rows, step=TRIAGE_STEP, model_version="1", use_idempotency=False)
+        UnkeyedClaimsSystem(blind.url, crash_after=FAIL_AFTER).record_decisions(rows, step=TRIAGE_STEP, model_version="1")
+    blind.record_decisions(rows, step=TRIAGE_STEP, model_version="1")
     dups, lost = duplicates_and_losses(f"sqlite:///{tmp_path / 'blind.db'}", expected)
     assert dups >= FAIL_AFTER and lost == 0

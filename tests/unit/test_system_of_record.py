@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
+from fakes.system_of_record import CrashingClaimsSystem, UnkeyedClaimsSystem
 
 from assets.claims.assignment import assign, default_roster
 from assets.claims.review import ReviewQueue
@@ -103,7 +104,7 @@ def write_audit(system: ClaimsSystem, rows: list[dict]) -> dict:
 def test_a_batch_re_executed_after_a_crash_writes_every_effect_exactly_once(system):
     rows = batch()
     with pytest.raises(SimulatedFailure) as crash:
-        system.record_decisions(rows, step=STEP, model_version=VERSION, fail_after=437)
+        CrashingClaimsSystem(system.url, crash_after=437).record_decisions(rows, step=STEP, model_version=VERSION)
     partial = crash.value.report
     after_crash = write_audit(system, rows)
     # The chunk in flight rolled back whole: no key without its writes, no writes without a key.
@@ -122,8 +123,8 @@ def test_a_batch_re_executed_after_a_crash_writes_every_effect_exactly_once(syst
 def test_without_the_idempotency_key_the_same_re_execution_duplicates_writes(system):
     rows = batch()
     with pytest.raises(SimulatedFailure):
-        system.record_decisions(rows, step=STEP, model_version=VERSION, fail_after=437, use_idempotency=False)
-    system.record_decisions(rows, step=STEP, model_version=VERSION, use_idempotency=False)
+        UnkeyedClaimsSystem(system.url, crash_after=437).record_decisions(rows, step=STEP, model_version=VERSION)
+    UnkeyedClaimsSystem(system.url).record_decisions(rows, step=STEP, model_version=VERSION)
     found = write_audit(system, rows)
     # The check above is able to see duplicates: the first 400 claims got their message and handler twice.
     assert found["duplicates"] >= 400 and found["load_drift"] > 0 and found["lost"] == 0
