@@ -166,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # what the product writes under $CLAIMFLOW_HOME is the user's alone: files 0600, folders 0700
     try:
         args = build_parser().parse_args(argv)
+        from orchestration.settings import check_prod_settings
+
+        try:
+            check_prod_settings()  # PROD: every missing setting named in one line, before any work
+        except ValueError as err:
+            raise CliError(str(err)) from None
         return args.func(args)
     except CliError as err:
         print(f"claimflow: {err}", file=sys.stderr)

@@ -70,9 +70,28 @@ def _local(s: Settings) -> dict:
     }
 
 
+def _prod_inbox() -> InboxResource:
+    """`CLAIMFLOW_INBOX=imap`: the insurer's IMAP mailbox (checkpoints in the system of record); else Maildir."""
+    env = os.environ
+    if (env.get("CLAIMFLOW_INBOX") or "maildir").strip().lower() != "imap":
+        return InboxResource(root=dg.EnvVar("CLAIMFLOW_INBOX_DIR"))
+    from assets.mailboxes import ImapInboxResource
+
+    return ImapInboxResource(
+        host=dg.EnvVar("CLAIMFLOW_IMAP_HOST"),
+        port=int(env.get("CLAIMFLOW_IMAP_PORT") or 993),
+        security=env.get("CLAIMFLOW_IMAP_SECURITY") or "ssl",
+        user=dg.EnvVar("CLAIMFLOW_IMAP_USER"),
+        password=dg.EnvVar("CLAIMFLOW_IMAP_PASSWORD"),
+        folder=env.get("CLAIMFLOW_IMAP_FOLDER") or "INBOX",
+        processed_folder=env.get("CLAIMFLOW_IMAP_PROCESSED_FOLDER") or "Processed",
+        checkpoint_url=dg.EnvVar("CLAIMFLOW_SOR_URL"),
+    )
+
+
 def _prod(s: Settings) -> dict:
     return {
-        "inbox": InboxResource(root=dg.EnvVar("CLAIMFLOW_INBOX_DIR")),
+        "inbox": _prod_inbox(),
         "attachments": AttachmentStoreResource(root=dg.EnvVar("CLAIMFLOW_ATTACHMENTS_DIR")),
         "warehouse": WarehouseResource(path=dg.EnvVar("CLAIMFLOW_WAREHOUSE")),
         "system_of_record": SystemOfRecordResource(url=dg.EnvVar("CLAIMFLOW_SOR_URL")),

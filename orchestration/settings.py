@@ -36,12 +36,43 @@ VARIABLES = (
     "CLAIMFLOW_TRITON_REPOSITORY", "CLAIMFLOW_SCORING_FALLBACK", "CLAIMFLOW_APPROVERS", "CLAIMFLOW_USER",
     "CLAIMFLOW_DBT_TARGET", "OTEL_EXPORTER_OTLP_ENDPOINT", "CLAIMFLOW_ALERT_WEBHOOK_URL",
     "CLAIMFLOW_WEB_PORT", "CLAIMFLOW_PUBLIC_URL", "CLAIMFLOW_OIDC_ISSUER", "CLAIMFLOW_OIDC_CLIENT_ID",
-    "CLAIMFLOW_METRICS_PORT", "CLAIMFLOW_MAX_RUNS_IN_FLIGHT",
+    "CLAIMFLOW_METRICS_PORT", "CLAIMFLOW_MAX_RUNS_IN_FLIGHT", "CLAIMFLOW_INBOX",
 )  # fmt: skip
 
 
 class SettingsError(ValueError):
     """A variable holds something unusable; the message names it."""
+
+
+# PROD names every service by the environment and has no default for these (deploy/README.md).
+PROD_REQUIRED = (
+    "CLAIMFLOW_SOR_URL", "CLAIMFLOW_CLAIMS_SYSTEM_URL", "CLAIMFLOW_WAREHOUSE", "CLAIMFLOW_ATTACHMENTS_DIR",
+    "MLFLOW_TRACKING_URI", "CLAIMFLOW_TRITON_GRPC_URL", "CLAIMFLOW_TRITON_REPOSITORY",
+    "CLAIMFLOW_PG_HOST", "CLAIMFLOW_PG_USER", "CLAIMFLOW_PG_DBNAME",
+)  # fmt: skip
+# Where claims mail arrives in PROD (`CLAIMFLOW_INBOX`), and what each kind needs.
+INBOX_KINDS = {
+    "maildir": ("CLAIMFLOW_INBOX_DIR",),
+    "imap": ("CLAIMFLOW_IMAP_HOST", "CLAIMFLOW_IMAP_USER", "CLAIMFLOW_IMAP_PASSWORD"),
+}
+
+
+def missing_prod_settings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The variables `CLAIMFLOW_ENV=prod` needs that are unset or empty; [] outside PROD."""
+    e = os.environ if environ is None else environ
+    if parse_environment(e.get("CLAIMFLOW_ENV")) is not Environment.PROD:
+        return []
+    kind = (e.get("CLAIMFLOW_INBOX") or "maildir").strip().lower()
+    if kind not in INBOX_KINDS:
+        raise SettingsError(f"CLAIMFLOW_INBOX={kind!r} is not one of: {', '.join(INBOX_KINDS)}")
+    return [name for name in (*PROD_REQUIRED, *INBOX_KINDS[kind]) if not (e.get(name) or "").strip()]
+
+
+def check_prod_settings(environ: Mapping[str, str] | None = None) -> None:
+    """Raise one `SettingsError` naming every missing PROD variable (nothing outside PROD)."""
+    missing = missing_prod_settings(environ)
+    if missing:
+        raise SettingsError(f"CLAIMFLOW_ENV=prod needs these settings, unset: {', '.join(missing)}")
 
 
 @dataclass(frozen=True)
