@@ -149,9 +149,10 @@ plt.show()
 # %%
 ages = measured.review_waiting_age_minutes
 if len(ages):
+    age_scale, age_unit = (60.0, "hours") if ages.max() > 180 else (1.0, "minutes")
     fig, ax = plt.subplots(figsize=(9, 3))
-    ax.hist(ages, bins=20, color="#C44E52", alpha=0.85)
-    ax.set(title=f"Age of the {len(ages)} review items waiting", xlabel="minutes waiting", ylabel="items")
+    ax.hist(ages / age_scale, bins=np.linspace(0, ages.max() / age_scale * 1.05, 25), color="#C44E52", alpha=0.85)
+    ax.set(title=f"Age of the {len(ages)} review items waiting", xlabel=f"{age_unit} waiting", ylabel="items")
     source_note(fig, SOURCE + " (review_items)")
     plt.show()
     print(f"oldest waiting item: {ages.max():.0f} min, median {ages.median():.0f} min")
