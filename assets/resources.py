@@ -81,6 +81,12 @@ class SystemOfRecordResource(dg.ConfigurableResource):
         system.ensure_schema()
         return system
 
+    def assign_claim_numbers(self, requests: list[tuple[str, str | None, int]], floor: dict[int, int]) -> dict[str, str]:
+        """Claim numbers for first notices of loss, keyed by the mail's content hash (idempotent)."""
+        from connectors.system_of_record import assign_claim_numbers
+
+        return assign_claim_numbers(self._ready_url(), requests, floor=floor)
+
     def _ready_url(self) -> str:
         # A SQLite file under a fresh $CLAIMFLOW_HOME needs its folder before the first connection.
         if self.url.startswith("sqlite:///"):

@@ -97,10 +97,11 @@ CLAIM_EMAILS = table(
     """content_hash varchar, message_id varchar, inbox_key varchar, received_at timestamp,
     sender varchar, sender_name varchar, subject varchar, body_text varchar, html_only boolean,
     attachments varchar, photos varchar, defects varchar, parse_error varchar, parse_error_detail varchar,
-    in_reply_to varchar, "references" varchar, ingested_at timestamp, run_id varchar""",
+    in_reply_to varchar, "references" varchar, ingested_at timestamp, run_id varchar, header_facts varchar""",
     key="content_hash",
     owner=CLAIMS,
-    doc="One row per distinct inbox message, keyed by its content hash.",
+    doc="One row per distinct inbox message, keyed by its content hash (header_facts: JSON of what the "
+        "reader needs beyond the text: recipients, the writer's UTC offset, auto-reply/list/bounce signals).",
 )
 EMAIL_RECEIPTS = table(
     "email_receipts",
@@ -125,7 +126,8 @@ PARSED_CLAIMS = table(
     contact_phone varchar, photos varchar, photo_count integer, confidence varchar, provenance varchar,
     min_confidence double, sender varchar, source_content_hash varchar, received_at timestamp,
     last_received_at timestamp, message_count integer, follow_up_count integer,
-    extractor_version varchar, updated_run_id varchar, suspicious_signals varchar""",
+    extractor_version varchar, updated_run_id varchar, suspicious_signals varchar, language varchar,
+    disposition varchar""",
     key="claim_number",
     owner=CLAIMS,
     doc="One row per claim: canonical fields, per-field confidence and provenance.",

@@ -779,3 +779,61 @@ def _as_mapping(item: Any) -> Mapping[str, Any]:
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+# ------------------------------------------------------------------ first notices of loss: claim numbers
+
+# A first notice (a policy and a loss, no claim number yet) gets its number here. The content
+# hash of the mail is the key: the same mail read again, by a re-executed run or the CLI, gets
+# the same number, and two mails never share one.
+first_notices_table = sa.Table(
+    "first_notices",
+    metadata,
+    sa.Column("content_hash", sa.String(64), primary_key=True),
+    sa.Column("claim_number", sa.String(32), nullable=False, unique=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("serial", sa.Integer, nullable=False),
+    sa.Column("policy_number", sa.String(16)),
+    sa.Column("assigned_at", sa.DateTime, nullable=False),
+)
+MAX_CLAIM_SERIAL = 999_999
+
+
+def assign_claim_numbers(
+    url: str, requests: Iterable[tuple[str, str | None, int]], *, floor: Mapping[int, int] | None = None
+) -> dict[str, str]:
+    """`CLM-YYYY-NNNNNN` for each (content hash, policy number, year): the next serial of that year.
+
+    Idempotent on the content hash. `floor` is the highest serial already in use per year
+    elsewhere (claims known to intake), so a new number never collides with an existing claim.
+    One transaction per call; SQLite serialises concurrent writers, a unique number is the guard.
+    """
+    requests = list(dict((h, (h, p, y)) for h, p, y in requests).values())
+    if not requests:
+        return {}
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    engine = sa.create_engine(url, **kwargs)
+    try:
+        metadata.create_all(engine, tables=[first_notices_table])
+        t = first_notices_table
+        with engine.begin() as con:
+            hashes = [h for h, _, _ in requests]
+            known = dict(con.execute(sa.select(t.c.content_hash, t.c.claim_number)
+                                     .where(t.c.content_hash.in_(hashes))).all())
+            top: dict[int, int] = {}
+            for h, policy, year in requests:
+                if h in known:
+                    continue
+                if year not in top:
+                    used = con.execute(sa.select(sa.func.max(t.c.serial)).where(t.c.year == year)).scalar() or 0
+                    top[year] = max(used, int((floor or {}).get(year, 0)))
+                top[year] += 1
+                if top[year] > MAX_CLAIM_SERIAL:
+                    raise ValueError(f"claim serials for {year} are exhausted")
+                number = f"CLM-{year}-{top[year]:06d}"
+                con.execute(t.insert().values(content_hash=h, claim_number=number, year=year, serial=top[year],
+                                              policy_number=policy, assigned_at=utc_naive()))
+                known[h] = number
+        return {h: known[h] for h, _, _ in requests}
+    finally:
+        engine.dispose()

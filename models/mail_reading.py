@@ -9,6 +9,7 @@ signals), so the CLI and the assets read every mail identically.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,17 +107,54 @@ def read_mail(
     return MailReading(f, language, reason, is_reply, flags)
 
 
-def read_message(msg, rules: ExtractionRules = DEFAULT_RULES) -> MailReading:
-    """`read_mail` on a parsed `connectors.mail.MailMessage`."""
+def header_facts(msg) -> dict:
+    """What the reader needs from a parsed message beyond subject, text and sender (stored with the row)."""
+    return {
+        "to": list(msg.to),
+        "date": msg.date.isoformat() if msg.date else None,
+        "utc_offset_minutes": msg.utc_offset_minutes,
+        "signals": list(msg.signals),
+        "in_reply_to": msg.in_reply_to,
+    }
+
+
+def read_stored(
+    *,
+    subject: str | None,
+    text: str | None,
+    sender: str | None,
+    photos: list[str] | tuple[str, ...] = (),
+    facts: dict | str | None = None,
+    received_at: datetime | None = None,
+    in_reply_to: str | None = None,
+    rules: ExtractionRules = DEFAULT_RULES,
+) -> MailReading:
+    """`read_mail` from a stored message: relative dates count from the mail's own Date header
+    (the writer's day), falling back to `received_at` when the mail had none."""
+    facts = json.loads(facts) if isinstance(facts, str) else (facts or {})
+    sent = datetime.fromisoformat(facts["date"]) if facts.get("date") else received_at
     return read_mail(
+        subject=subject or "",
+        text=text or "",
+        sender=sender,
+        received_at=sent,
+        photos=photos,
+        recipients=tuple(facts.get("to") or ()),
+        utc_offset_minutes=facts.get("utc_offset_minutes"),
+        in_reply_to=facts.get("in_reply_to") or in_reply_to,
+        signals=tuple(facts.get("signals") or ()),
+        rules=rules,
+    )
+
+
+def read_message(msg, rules: ExtractionRules = DEFAULT_RULES) -> MailReading:
+    """`read_stored` on a parsed `connectors.mail.MailMessage`: the very inputs intake stores."""
+    return read_stored(
         subject=msg.subject,
         text=msg.text,
         sender=msg.sender_address,
-        received_at=msg.date,
         photos=[a.sha256 for a in msg.attachments if a.kind == "image" and a.sha256],
-        recipients=tuple(msg.to),
-        utc_offset_minutes=msg.utc_offset_minutes,
-        in_reply_to=msg.in_reply_to,
-        signals=msg.signals,
+        facts=header_facts(msg),
+        received_at=msg.date,
         rules=rules,
     )

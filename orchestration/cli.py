@@ -23,21 +23,24 @@ from orchestration.commands import Parser as _Parser
 
 def cmd_intake_parse(args) -> int:
     from connectors.mail import MailParseError, read_message_file
-    from models.extraction import extract_fields
+    from models.disposition import decide_disposition
+    from models.mail_reading import read_message
 
     path = Path(args.file)
     try:
         msg = read_message_file(path)
     except MailParseError as err:
         raise CliError(f"{path}: {err.reason}: {err.detail}") from None
-    fields = extract_fields(
-        subject=msg.subject,
-        text=msg.text,
-        sender=msg.sender_address,
-        received_at=msg.date,
-        photos=[a.sha256 for a in msg.attachments if a.kind == "image" and a.sha256],
-    )
-    print(json.dumps(fields.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    # The same reading and the same rule as `parsed_claims` / `quarantined_emails`.
+    reading = read_message(msg)
+    disposition = decide_disposition(reading)
+    out = reading.fields.model_dump(mode="json")
+    out.update(language=reading.language, disposition=disposition.kind)
+    if disposition.reason:
+        out["reason"] = disposition.reason
+    if reading.flags:
+        out["flags"] = list(reading.flags)
+    print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -97,16 +97,20 @@ def claim_emails(
     ],
 )
 def parsed_claims_and_quarantine(
-    context: dg.AssetExecutionContext, config: ParsingConfig, warehouse: WarehouseResource, claude: ClaudeResource
+    context: dg.AssetExecutionContext, config: ParsingConfig, warehouse: WarehouseResource, claude: ClaudeResource,
+    system_of_record: SystemOfRecordResource,
 ):
-    """Extract fields from new messages, link follow-ups to their claim, quarantine the rest."""
+    """Extract fields from new messages, link follow-ups to their claim, number first notices, quarantine the rest."""
     wh = warehouse.get()
     rules = ExtractionRules(
         claim_number_pattern=config.claim_number_pattern, policy_number_pattern=config.policy_number_pattern
     )
     client = claude.client()  # None without a key: the rule extractor alone
     try:
-        res = intake.parse_pending(wh, run_id=context.run_id, rules=rules, assist=_assist(client) if client else None)
+        res = intake.parse_pending(
+            wh, run_id=context.run_id, rules=rules, assist=_assist(client) if client else None,
+            assign_numbers=system_of_record.assign_claim_numbers,
+        )
     finally:
         if client is not None:
             client.close()
@@ -123,6 +127,7 @@ def parsed_claims_and_quarantine(
             "new_claims": res.new_claims,
             "follow_ups_linked": res.follow_ups,
             "linked_by_reply_header": res.linked_by_reply,
+            "first_notices_numbered": res.first_notices,
             "flagged_as_instructing_a_model": res.flagged,
             "extraction_help": "claude" if client else "none (no ANTHROPIC_API_KEY): rules only",
             "claims_total": int(totals["claims"]),

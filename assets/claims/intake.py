@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -21,6 +21,7 @@ from connectors.mail import MailMessage, MailParseError, parse_message
 from connectors.schema import (
     CLAIM_EMAILS,
     CLAIM_MESSAGES,
+    CLAIMS_HISTORY,
     CLAIM_NOTES,
     EMAIL_RECEIPTS,
     MODEL_CALLS,
@@ -31,7 +32,9 @@ from connectors.schema import (
 from connectors.vault import open_text
 from connectors.warehouse import Warehouse, records
 from models.contracts import EXTRACTED_FIELDS, ClaimFields
-from models.extraction import EXTRACTOR_VERSION, ExtractionRules, extract_fields
+from models.disposition import FIRST_NOTICE, QUARANTINE, decide_disposition
+from models.extraction import EXTRACTOR_VERSION, ExtractionRules
+from models.mail_reading import header_facts, read_stored
 
 # ------------------------------------------------------------------ stage 1: inbox -> claim_emails
 
@@ -87,6 +90,7 @@ def _email_row(item: InboxItem, msg: MailMessage, store: AttachmentStore, now: d
         "parse_error_detail": None,
         "in_reply_to": msg.in_reply_to,
         "references": json.dumps(list(msg.references)),
+        "header_facts": json.dumps(header_facts(msg)),
         "ingested_at": now,
         "run_id": run_id,
     }
@@ -110,6 +114,7 @@ def _error_row(item: InboxItem, raw: bytes, err: MailParseError, now: datetime, 
         "parse_error_detail": err.detail,
         "in_reply_to": None,
         "references": "[]",
+        "header_facts": None,
         "ingested_at": now,
         "run_id": run_id,
     }
@@ -197,12 +202,16 @@ class ParseResult:
     follow_ups: int = 0
     linked_by_reply: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
+    first_notices: int = 0
     claim_numbers: list[str] = field(default_factory=list)
     calls: list = field(default_factory=list)
     flagged: int = 0
 
 
-def _claim_row(fields: ClaimFields, email: dict, run_id: str, signals: list[str] = ()) -> dict:
+def _claim_row(
+    fields: ClaimFields, email: dict, run_id: str, signals: list[str] = (), *, language: str | None = None,
+    disposition: str = "new_claim",
+) -> dict:
     return {
         "claim_number": fields.claim_number,
         "policy_number": fields.policy_number,
@@ -227,6 +236,8 @@ def _claim_row(fields: ClaimFields, email: dict, run_id: str, signals: list[str]
         "extractor_version": EXTRACTOR_VERSION,
         "updated_run_id": run_id,
         "suspicious_signals": json.dumps(sorted({*signals, *value_signals(fields)})),
+        "language": language,
+        "disposition": disposition,
     }
 
 
@@ -346,6 +357,9 @@ def _missing(value) -> bool:
 
 
 Assist = Callable[[ClaimFields, dict], tuple[ClaimFields, object]]
+# (content hash, policy number, year) of first notices -> their claim numbers; `floor` per year.
+AssignNumbers = Callable[[list[tuple[str, str | None, int]], dict[int, int]], dict[str, str]]
+INSTRUCTION_TEXT = "instruction_text"
 
 
 def parse_pending(
@@ -356,9 +370,16 @@ def parse_pending(
     limit: int | None = None,
     assist: Assist | None = None,
     trusted_senders: Iterable[str] = (),
+    assign_numbers: AssignNumbers | None = None,
 ) -> ParseResult:
     """Turn every e-mail row not yet accounted for into a claim, a follow-up, or a quarantine entry.
 
+    Each mail is read by `models.mail_reading.read_stored` and placed by
+    `models.disposition.decide_disposition`, the same two steps `claimflow intake parse` prints.
+    Not-claims (auto-replies, delivery failures, newsletters) are quarantined `not_a_claim`. A
+    first notice of loss (a policy and a loss, no claim number) gets its number from
+    `assign_numbers` (the system of record, keyed by the mail's content hash); without it, it
+    waits in quarantine as `first_notice_unnumbered`.
     `assist(fields, email)` may improve low-confidence fields (Claude); its call records are kept
     in `ParseResult.calls`. Every message is also screened for text that tries to instruct a model.
     """
@@ -376,21 +397,21 @@ def parse_pending(
         emails = records(pending)
         for email in emails:
             email["body_text"] = open_text(email["body_text"])
-        extracted, signals = {}, {}
+        extracted, signals, readings = {}, {}, {}
         for email in emails:
             if email["parse_error"] is None:
                 h = email["content_hash"]
-                fields = extract_fields(
-                    subject=email["subject"] or "",
-                    text=email["body_text"] or "",
-                    sender=email["sender"],
-                    received_at=email["received_at"],
-                    photos=json.loads(email["photos"]),
-                    rules=rules,
+                reading = read_stored(
+                    subject=email["subject"], text=email["body_text"], sender=email["sender"],
+                    photos=json.loads(email["photos"]), facts=email.get("header_facts"),
+                    received_at=email["received_at"], in_reply_to=email["in_reply_to"], rules=rules,
                 )
-                if assist is not None:
+                fields = reading.fields
+                if assist is not None and not reading.not_a_claim:
                     fields, call = assist(fields, email)
                     res.calls.append(call)
+                    reading = replace(reading, fields=fields)
+                readings[h] = reading
                 extracted[h] = fields
                 finding = detect_injection(
                     email["body_text"], subject=email["subject"], defects=json.loads(email["defects"] or "[]")
@@ -398,8 +419,10 @@ def parse_pending(
                 signals[h] = finding.signals if finding.flagged else []
                 if len(policy_numbers_in(email["body_text"] or "", rules)) > 1:
                     signals[h] = [*signals[h], SEVERAL_POLICIES]
-                if negative_amount_in(email["body_text"] or ""):
+                if negative_amount_in(email["body_text"] or "") or "negative_amount" in reading.flags:
                     signals[h] = [*signals[h], NEGATIVE_AMOUNT]
+                if INSTRUCTION_TEXT in reading.flags:
+                    signals[h] = [*signals[h], INSTRUCTION_TEXT]
                 res.flagged += bool(finding.flagged)
         wanted = sorted({f.claim_number for f in extracted.values() if f.claim_number})
         claims = {
@@ -430,24 +453,29 @@ def parse_pending(
             [sorted({c["policy_number"] for c in claims.values() if c.get("policy_number")})],
         ).fetchall():
             holders.setdefault(policy, set()).add(address)
-        links, quarantine, touched, notes = [], [], {}, []
+        links, quarantine, touched, notes, first_notices = [], [], {}, [], []
         for email in emails:
             res.messages += 1
             h = email["content_hash"]
             if email["parse_error"] is not None:
                 quarantine.append(_quarantine(email, email["parse_error"], email["parse_error_detail"], now, run_id))
                 continue
-            fields = extracted[h]
+            fields, reading = extracted[h], readings[h]
             number, linked_by = fields.claim_number, "claim_number"
+            linked = None
             if number is None:
                 refs = [email["in_reply_to"], *json.loads(email["references"] or "[]")]
-                number = next((by_message_id[r] for r in refs if r in by_message_id), None)
-                linked_by = "in_reply_to"
-                if number is None or number not in claims:
-                    quarantine.append(
-                        _quarantine(email, "missing_claim_number", "no claim number in subject or body", now, run_id)
-                    )
-                    continue
+                linked = next((by_message_id[r] for r in refs if r in by_message_id), None)
+                linked = linked if linked in claims else None
+            disposition = decide_disposition(reading, linked_claim=linked)
+            if disposition.kind == QUARANTINE:
+                quarantine.append(_quarantine(email, disposition.reason, disposition.detail, now, run_id))
+                continue
+            if disposition.kind == FIRST_NOTICE:
+                first_notices.append((email, fields, reading, signals[h]))
+                continue
+            if number is None:
+                number, linked_by = linked, "in_reply_to"
                 fields = fields.model_copy(update={"claim_number": number})
                 res.linked_by_reply += 1
             if number in claims:
@@ -462,7 +490,8 @@ def parse_pending(
                 relation = "follow_up" if allowed else "note"
                 res.follow_ups += 1
             else:
-                claims[number] = _claim_row(fields, email, run_id, signals[h])
+                claims[number] = _claim_row(fields, email, run_id, signals[h], language=reading.language,
+                                            disposition=disposition.kind)
                 relation = "new"
                 res.new_claims += 1
             touched[number] = claims[number]
@@ -479,6 +508,26 @@ def parse_pending(
                     "run_id": run_id,
                 }
             )
+        numbers = _number_first_notices(con, first_notices, assign_numbers)
+        for email, fields, reading, sigs in first_notices:
+            h = email["content_hash"]
+            number = numbers.get(h)
+            if number is None:
+                quarantine.append(_quarantine(email, "first_notice_unnumbered",
+                                              "a first notice of loss, and no system of record to number it", now,
+                                              run_id))
+                continue
+            fields = fields.model_copy(update={"claim_number": number})
+            if number in claims:  # the same notice read again after a partial run
+                continue
+            claims[number] = touched[number] = _claim_row(fields, email, run_id, sigs, language=reading.language,
+                                                          disposition=FIRST_NOTICE)
+            res.new_claims += 1
+            res.first_notices += 1
+            if email["message_id"]:
+                by_message_id[email["message_id"]] = number
+            links.append({"content_hash": h, "claim_number": number, "relation": "new", "linked_by": "first_notice",
+                          "processed_at": now, "extractor_version": EXTRACTOR_VERSION, "run_id": run_id})
         con.execute("begin")
         if touched:
             frame = pd.DataFrame(list(touched.values()))
@@ -495,6 +544,25 @@ def parse_pending(
         res.quarantined[q["reason"]] = res.quarantined.get(q["reason"], 0) + 1
     res.claim_numbers = sorted(touched)
     return res
+
+
+def _number_first_notices(con, first_notices: list, assign_numbers: AssignNumbers | None) -> dict[str, str]:
+    """Claim numbers for first notices from the system of record, above every serial intake knows."""
+    if not first_notices or assign_numbers is None:
+        return {}
+    years = sorted({(e["received_at"] or datetime.now(UTC)).year for e, *_ in first_notices})
+    floor = {}
+    for year in years:
+        top = con.execute(
+            f"""select max(try_cast(split_part(claim_number, '-', 3) as integer)) from (
+                    select claim_number from {PARSED_CLAIMS} union all select claim_number from {CLAIMS_HISTORY})
+                where claim_number like ?""",
+            [f"CLM-{year}-%"],
+        ).fetchone()[0]
+        floor[year] = int(top or 0)
+    requests = [(e["content_hash"], f.policy_number, (e["received_at"] or datetime.now(UTC)).year)
+                for e, f, *_ in first_notices]
+    return assign_numbers(requests, floor)
 
 
 def _quarantine(email: dict, reason: str, detail: str | None, now: datetime, run_id: str) -> dict:

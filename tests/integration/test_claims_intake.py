@@ -80,7 +80,11 @@ def test_every_mail_becomes_a_claim_a_follow_up_or_a_quarantine_entry(seeded_hom
     [(follow_ups,)] = query(seeded_home, "select coalesce(sum(follow_up_count), 0) from raw.parsed_claims")
     assert follow_ups >= 0.9 * kinds["follow_up"]
     reasons = dict(query(seeded_home, "select reason, count(*) from raw.quarantined_emails group by 1"))
-    assert reasons.get("missing_claim_number", 0) >= kinds["no_claim_number"] * 0.9
+    # Since issue 10 a mail without a claim number that names a policy and a loss is a first
+    # notice: the system of record numbers it and it opens a claim instead of waiting in quarantine.
+    [(first,)] = query(seeded_home, "select count(*) from raw.parsed_claims where disposition = 'first_notice'")
+    assert reasons.get("missing_claim_number", 0) + first >= kinds["no_claim_number"] * 0.9
+    assert first == 0 or query(seeded_home, "select count(*) from raw.claim_messages where linked_by = 'first_notice'")[0][0] == first
 
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["contract"] and checks["completeness"]
@@ -107,16 +111,18 @@ def test_running_again_over_the_same_mail_writes_nothing_twice(seeded_home, poli
 
 def test_a_contract_failure_blocks_the_dbt_models(seeded_home, policies, monkeypatch):
     deliver_samples(seeded_home, 30, 13, policies)
+    from dataclasses import replace
     from datetime import date
 
     from assets.claims import intake
 
-    real = intake.extract_fields
+    real = intake.read_stored
 
     def broken(**kwargs):  # an extractor regression: incident dates land in the future
-        return real(**kwargs).model_copy(update={"incident_date": date(2099, 1, 1)})
+        reading = real(**kwargs)
+        return replace(reading, fields=reading.fields.model_copy(update={"incident_date": date(2099, 1, 1)}))
 
-    monkeypatch.setattr(intake, "extract_fields", broken)
+    monkeypatch.setattr(intake, "read_stored", broken)
     result = run_job()
     assert not result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
