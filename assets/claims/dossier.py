@@ -9,9 +9,11 @@ The warehouse may be busy (a run holds its lock): the dossier then says so inste
 
 from __future__ import annotations
 
+import copy
 import email
 import email.policy
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,9 @@ def build_dossier(
         dossier.warehouse_note = "no warehouse yet: run the intake"
         return dossier
     try:
-        _from_warehouse(dossier, claim_number, Path(warehouse_path), inbox_dir, min_confidence)
+        parts = _warehouse_parts(claim_number, Path(warehouse_path), inbox_dir, min_confidence)
+        for name, value in parts.items():
+            setattr(dossier, name, copy.deepcopy(value))
     except Exception as err:  # duckdb's lock or a table not built yet: show what the SoR knows
         if "lock" in str(err).lower():
             dossier.warehouse_note = "the warehouse is busy (a run is writing); reload in a moment"
@@ -77,12 +81,36 @@ def build_dossier(
     return dossier
 
 
+_CACHE: OrderedDict[tuple, dict] = OrderedDict()
+_CACHE_SIZE = 512
+
+
+def _warehouse_parts(number: str, path: Path, inbox_dir: Path | None, floor: float) -> dict:
+    """The warehouse's part of a dossier, memoised per version of the warehouse file.
+
+    Opening DuckDB costs more than the queries, and a reader may not keep it open (it would
+    block the runs that write), so a claim seen twice between two writes is read once.
+    """
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, number, str(inbox_dir), floor)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    scratch = Dossier(item={}, claim=None)
+    _from_warehouse(scratch, number, path, inbox_dir, floor)
+    parts = {name: getattr(scratch, name) for name in ("fields", "email", "photos", "decision", "risk", "draft")}
+    _CACHE[key] = parts
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return parts
+
+
 def _from_warehouse(dossier: Dossier, number: str, path: Path, inbox_dir: Path | None, floor: float) -> None:
     import duckdb
 
     from connectors.schema import CLAIM_EMAILS, PARSED_CLAIMS, PHOTO_QUALITY, RISK_SCORES, STATUS_DRAFTS, TRIAGE_DECISIONS
 
-    with duckdb.connect(str(path), read_only=True) as con:
+    with duckdb.connect(str(path), read_only=True, config={"threads": 1}) as con:
         def one(sql: str, *params) -> dict | None:
             cur = con.execute(sql, list(params))
             row = cur.fetchone()

@@ -95,6 +95,11 @@ def cmd_review_show(args) -> int:
     if args.json:
         print(json.dumps(item, indent=2, default=str, ensure_ascii=False))
         return 0
+    from assets.claims.dossier import build_dossier
+    from orchestration.settings import settings
+
+    s = settings()
+    d = _act(lambda: build_dossier(_queue(), args.claim, warehouse_path=s.warehouse_path, inbox_dir=None))
     print(f"{item['claim_number']}  {item['status']}  (waiting since {_when(item['created_at'])})")
     print(f"suggestion: {item['suggested_queue']} by {item['rule']}: {item['reason']}")
     if item["proposed_queue"]:
@@ -102,6 +107,22 @@ def cmd_review_show(args) -> int:
     print("evidence:")
     for key, value in item["evidence"].items():
         print(f"  {key}: {json.dumps(value, default=str, ensure_ascii=False)}")
+    if d.fields:
+        print("extracted fields (confidence, source):")
+        for f in d.fields:
+            conf = "-" if f["confidence"] is None else f"{100 * f['confidence']:.0f}%"
+            mark = "   <- unsure" if f["unsure"] else ""
+            print(f"  {f['name']:<17} {str(f['value'] if f['value'] is not None else '-')[:60]:<62}{conf:>5}  "
+                  f"{f['provenance'] or '-'}{mark}")
+    for p in d.photos:
+        reused = f"; already used on {', '.join(p['reused_in'])}" if p["reused_in"] else ""
+        print(f"photo {p['sha256'][:12]}: {p['verdict']}{reused}")
+    if d.risk and d.risk.get("score") is not None:
+        print(f"risk: {100 * d.risk['score']:.0f}% (model version {d.risk['model_version']})")
+    if d.decision and d.decision.get("policy_verdict"):
+        print(f"policy: {d.decision['policy_verdict']}: {d.decision.get('policy_reason') or ''}".rstrip(": "))
+    if d.warehouse_note:
+        print(f"({d.warehouse_note})")
     if item["status"] == "claimed":
         print(f"claimed by {item['claimed_by']} until {_when(item['claim_expires_at'])}")
     if item["status"] == "decided":
@@ -109,9 +130,10 @@ def cmd_review_show(args) -> int:
               f"{item['final_queue']} ({item['decision_reason']})")
     claim = item["claim"]
     if claim:
-        print(f"claim: queue {claim['queue']}, status {claim['status']}, handler {claim['assigned_to'] or '-'}, "
-              f"risk {claim['risk_score'] if claim['risk_score'] is not None else '-'}, "
-              f"model {claim['model_version'] or '-'}, policy {claim['policy_verdict'] or '-'}")
+        handler = f"{d.handler['name']} ({claim['assigned_to']})" if d.handler else (claim["assigned_to"] or "-")
+        risk = f"{100 * claim['risk_score']:.0f}%" if claim["risk_score"] is not None else "-"
+        print(f"claim: queue {claim['queue']}, status {claim['status']}, handler {handler}, "
+              f"risk {risk}, model {claim['model_version'] or '-'}, policy {claim['policy_verdict'] or '-'}")
     return 0
 
 

@@ -24,16 +24,28 @@ def age_buckets(ages: list[float]) -> list[tuple[str, int]]:
     return list(counts.items())
 
 
+_READS: dict[tuple, list[tuple]] = {}
+
+
 def _read(warehouse_path: Path | None, sql: str) -> list[tuple]:
+    """Rows of `sql`, read once per version of the warehouse file (opening DuckDB is the slow part)."""
     if warehouse_path is None or not Path(warehouse_path).exists():
         return []
     import duckdb
 
+    stat = Path(warehouse_path).stat()
+    key = (str(warehouse_path), stat.st_mtime_ns, stat.st_size, sql)
+    if key in _READS:
+        return _READS[key]
     try:
-        with duckdb.connect(str(warehouse_path), read_only=True) as con:
-            return con.execute(sql).fetchall()
+        with duckdb.connect(str(warehouse_path), read_only=True, config={"threads": 1}) as con:
+            rows = con.execute(sql).fetchall()
     except Exception:  # the table is not built yet, or a run holds the lock: nothing to show now
         return []
+    if len(_READS) > 64:
+        _READS.clear()
+    _READS[key] = rows
+    return rows
 
 
 def latest_kpis(warehouse_path: Path | None) -> dict:

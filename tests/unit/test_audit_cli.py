@@ -224,3 +224,19 @@ def test_a_tampered_audit_log_exits_2_naming_the_entry(capsys, sor, as_user, how
     tamper(sor, how)
     code, out, err = run(capsys, "audit", "verify")
     assert code == 2 and err == message and out == ""
+
+
+def test_review_show_gives_a_reviewer_the_claim_in_words(capsys, tmp_path, monkeypatch):
+    # Regression: `review show` printed the handler as H02, the risk as 0.06865774840116501, no unsure
+    # field and no claim a reused photo came from.
+    from tests.fakes.workspace import FRAUD as F, HELD as H, REUSED_FROM, build_workspace
+
+    world = build_workspace(tmp_path / "home")
+    monkeypatch.setenv("CLAIMFLOW_HOME", str(world["home"]))
+    monkeypatch.delenv("CLAIMFLOW_SOR_URL", raising=False)
+    monkeypatch.setenv(TOKEN_ENV, world["tokens"]["rene.reviewer"])
+    code, out, _ = run(capsys, "review", "show", H)
+    assert code == 0 and "policy_number" in out and "42%  rules   <- unsure" in out and "risk: 7% (model version 3)" in out
+    assert "0.0686577" not in out
+    code, out, _ = run(capsys, "review", "show", F)
+    assert f"already used on {REUSED_FROM}" in out and "handler Julien Mercier (H02)" in out
