@@ -63,7 +63,9 @@ def social_posts(context: dg.AssetExecutionContext, config: SocialPullConfig, x:
     # The live API is asked up to the window's end (or now); the replay shows only what existed by then.
     # The page budget grows with the window: a backfill over days may read days of posts.
     hours = max(1, round((end - start).total_seconds() / 3600))
-    results = source.pull(queries, checkpoints, end_time=min(end.replace(tzinfo=UTC), datetime.now(UTC)),
+    # X refuses an end_time less than 10 s old; the current hour is read up to 30 s ago.
+    results = source.pull(queries, checkpoints,
+                          end_time=min(end.replace(tzinfo=UTC), datetime.now(UTC) - timedelta(seconds=30)),
                           max_pages=(config.max_pages or x.max_pages) * hours)
     lines = [p for r in results for p in r.posts]
     now = datetime.now(UTC).replace(tzinfo=None)
