@@ -153,7 +153,11 @@ def social_demo() -> tuple[bool, str]:
     first, last, counts = replay_span(path)
     lines = [f"  replay             {path} ({counts['posts']} posts, {first:%Y-%m-%d} to {last:%Y-%m-%d}, "
              f"FR/EN/DE; documented in docs/social_stream.md)"]
-    with contextlib.redirect_stdout(None):
+    from assets.project import claimflow_home
+
+    logs = claimflow_home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "social_flow.log", "a") as log, contextlib.redirect_stdout(log):
         result = run_social_window(first, last + timedelta(hours=1))
     lines += summary(result, truth)
     if not result.success:
