@@ -56,8 +56,9 @@ def posts_for(seed: int, *, quiet: bool):
     lines, truth = generate_social_stream(seed, n_events=0 if quiet else None) if not path.exists() else ([], None)
     if truth is None:
         truth_path = path.with_suffix(".truth.json")
-        from connectors.samples.social import InjectedEvent
         from datetime import datetime
+
+        from connectors.samples.social import InjectedEvent
 
         raw = json.loads(truth_path.read_text())
         truth = [InjectedEvent(**{**t, "start": datetime.fromisoformat(t["start"]),

@@ -485,7 +485,7 @@ class ReplayStats:
 
 def parse_created_at(value: str) -> datetime:
     """X's `created_at` (`2026-06-14T15:04:05.000Z`) as an aware UTC datetime."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def read_replay(lines: Iterable[str | bytes], stats: ReplayStats | None = None) -> Iterator[PostLine]:

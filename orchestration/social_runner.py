@@ -151,8 +151,8 @@ def social_demo() -> tuple[bool, str]:
     path = ensure_replay(default_replay_path())
     truth = read_truth(path.with_suffix(".truth.jsonl"))
     first, last, counts = replay_span(path)
-    lines = [f"  replay             {path} ({counts['posts']} posts, {first:%Y-%m-%d} to {last:%Y-%m-%d}, "
-             f"FR/EN/DE; documented in docs/social_stream.md)"]
+    lines = [(f"  replay             {path} ({counts['posts']} posts, {first:%Y-%m-%d} to {last:%Y-%m-%d}, "
+             f"FR/EN/DE; documented in docs/social_stream.md)")]
     from assets.project import claimflow_home
 
     logs = claimflow_home() / "logs"

@@ -183,8 +183,8 @@ def trend_signals(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         wh.append(con, TREND_SIGNALS, frame)
     alerts = frame[frame["alert"]]
     return dg.MaterializeResult(metadata={
-        "hours": int(frame["hour"].nunique()) if not frame.empty else 0, "series": int(len(frame)),
-        "alerts": int(len(alerts)),
+        "hours": int(frame["hour"].nunique()) if not frame.empty else 0, "series": len(frame),
+        "alerts": len(alerts),
         "alerting": sorted({f"{t}/{s}" for t, s in zip(alerts["topic"], alerts["scope"], strict=True)})[:20],
         "detector": json.dumps(TrendConfig().__dict__),
     })
@@ -246,5 +246,5 @@ def claims_surge_forecast(context: dg.AssetExecutionContext, warehouse: Warehous
         "kpi_expected_extra_claims_next_7_days": round(total, 1),
         "catastrophes": len(frame),
         "by_region": {r.region or "unknown": round(r.expected_claims, 1) for r in frame.itertuples()},
-        "policies_in_register": int(len(policies)),
+        "policies_in_register": len(policies),
     })

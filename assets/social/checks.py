@@ -11,7 +11,13 @@ from assets.resources import WarehouseResource
 from assets.social import forecast as surge
 from assets.social.assets import claims_surge_forecast, social_posts
 from connectors.regions import region_of_address
-from connectors.schema import CLAIMS_SURGE_FORECAST, PARSED_CLAIMS, POLICIES, SOCIAL_CHECKPOINTS, SOCIAL_POSTS
+from connectors.schema import (
+    CLAIMS_SURGE_FORECAST,
+    PARSED_CLAIMS,
+    POLICIES,
+    SOCIAL_CHECKPOINTS,
+    SOCIAL_POSTS,
+)
 
 MAX_LAG_HOURS = 6          # brand chatter never sleeps that long, even at 4 a.m.
 MIN_DAY_SHARE = 0.3        # the last day below 30 % of the median day: the feed is broken, not quiet

@@ -281,7 +281,6 @@ class _Writer:
 
     def post(self, ts: datetime, text: str, lang: str, *, user: int | None = None, region: str | None = None,
              refs: list[dict] | None = None, metrics: dict | None = None) -> dict:
-        rng = self.rng
         user = self.py.randrange(self.n_users) if user is None else user
         region = region or str(self.user_region[user])
         tid = self.snowflake(ts)
@@ -457,12 +456,10 @@ def write_replay(path: Path | str, lines: Sequence[dict], events: Sequence[Injec
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+        fh.writelines(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
     truth = Path(truth_path) if truth_path else path.with_suffix(".truth.jsonl")
     with open(truth, "w", encoding="utf-8") as fh:
-        for e in events:
-            fh.write(json.dumps(e.to_json(), ensure_ascii=False) + "\n")
+        fh.writelines(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in events)
     return path, truth
 
 

@@ -22,7 +22,7 @@ def _since(raw: str | None) -> datetime | None:
     if raw is None:
         return None
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(raw)
     except ValueError:
         raise CliError(f"--since {raw!r} is not an ISO date or time (e.g. 2026-06-10 or 2026-06-10T14:00Z)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -55,7 +55,7 @@ class Recorded:
 
 
 def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _fmt(ts: datetime) -> str:
@@ -288,9 +288,9 @@ class FakeX:
             return
         start = _ts(params["start_time"]) if "start_time" in params else self.now - timedelta(days=7)
         end = min(_ts(params["end_time"]), self.now) if "end_time" in params else self.now
-        trunc = {timedelta(minutes=1): dict(second=0, microsecond=0),
-                 timedelta(hours=1): dict(minute=0, second=0, microsecond=0),
-                 timedelta(days=1): dict(hour=0, minute=0, second=0, microsecond=0)}[step]
+        trunc = {timedelta(minutes=1): {"second": 0, "microsecond": 0},
+                 timedelta(hours=1): {"minute": 0, "second": 0, "microsecond": 0},
+                 timedelta(days=1): {"hour": 0, "minute": 0, "second": 0, "microsecond": 0}}[step]
         buckets: dict[datetime, int] = {}
         t = start.replace(**trunc)
         while t < end:
