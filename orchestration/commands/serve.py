@@ -1,10 +1,11 @@
-"""`claimflow serve`: Triton serving the MLflow champion on loopback, until Ctrl-C."""
+"""`claimflow serve`: Triton serving the MLflow champion on loopback, until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
 import time
 
 from orchestration.commands import CliError
+from orchestration.commands.lifecycle import stop_on_signals
 
 
 def cmd_serve(args) -> int:
@@ -16,7 +17,8 @@ def cmd_serve(args) -> int:
 
     prepare_dagster_home()
     port = settings().mlflow_port
-    with start_tracking_server(mlflow_dir(), port=port) as mlflow:
+    # Every server below is a context manager: SIGTERM unwinds them all (processes, temp folders).
+    with stop_on_signals(), start_tracking_server(mlflow_dir(), port=port) as mlflow:
         try:
             triton, champion = start_serving(mlflow.url)
         except (RuntimeError, TritonError) as err:
@@ -27,11 +29,11 @@ def cmd_serve(args) -> int:
             from orchestration.commands.observe import start_metrics_exporter
 
             start_metrics_exporter()  # a thread of this process: it stops with it
-            print("Ctrl-C stops it.")
+            print("Ctrl-C or SIGTERM stops it.", flush=True)
             try:
                 while triton.alive():
                     time.sleep(1)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, SystemExit):
                 return 0
     raise CliError("tritonserver exited; see $CLAIMFLOW_HOME/logs/triton.log")
 
