@@ -2,84 +2,33 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta
-
 import dagster as dg
-import pandas as pd
 import pytest
 
-pytestmark = pytest.mark.integration
-CLAIMS = 300
-QUEUES = ["fast_track", "standard", "specialist", "fraud_review", "human_review"]
+from tests.fakes.milestones import land_milestones, reconstructable_job
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CLAIMS = 200
 
 
-def _milestones(home) -> None:
-    """What intake, parsing, scoring, routing and drafting leave in the warehouse for `CLAIMS` claims."""
-    from connectors.schema import (
-        CLAIM_EMAILS, CLAIM_MESSAGES, EMAIL_RECEIPTS, PARSED_CLAIMS, RISK_SCORES, STATUS_DRAFTS, TRIAGE_DECISIONS,
-    )
-    from connectors.warehouse import Warehouse
-
-    wh = Warehouse(home / "warehouse.duckdb")
-    wh.ensure_schema()
-    t0 = datetime(2026, 11, 30, 9, 0)
-    numbers = [f"CLM-2026-{i + 1:06d}" for i in range(CLAIMS)]
-    hashes = [f"hash{i:06d}" for i in range(CLAIMS)]
-    delivered = [t0 + timedelta(seconds=7 * i) for i in range(CLAIMS)]
-    ingested = [t0 + timedelta(minutes=40)] * CLAIMS
-    frames = {
-        EMAIL_RECEIPTS: pd.DataFrame({"inbox_key": hashes, "content_hash": hashes, "delivered_at": delivered,
-                                      "ingested_at": ingested, "duplicate": False, "run_id": "run-intake"}),
-        CLAIM_EMAILS: pd.DataFrame({"content_hash": hashes, "received_at": delivered, "ingested_at": ingested,
-                                    "run_id": "run-intake"}),
-        CLAIM_MESSAGES: pd.DataFrame({"content_hash": hashes, "claim_number": numbers, "relation": "claim",
-                                      "processed_at": t0 + timedelta(minutes=41), "extractor_version": "rules-3",
-                                      "run_id": "run-intake"}),
-        PARSED_CLAIMS: pd.DataFrame({"claim_number": numbers, "source_content_hash": hashes,
-                                     "received_at": delivered, "updated_run_id": "run-intake"}),
-        RISK_SCORES: pd.DataFrame({"claim_number": numbers, "model_version": "1", "score": 0.2,
-                                   "served_by": "triton", "scored_at": t0 + timedelta(minutes=45),
-                                   "run_id": "run-triage"}),
-        TRIAGE_DECISIONS: pd.DataFrame({
-            "claim_number": numbers, "model_version": "1", "queue": [QUEUES[i % 5] for i in range(CLAIMS)],
-            "rule": "R0", "reason": "test", "inputs": json.dumps({}), "input_hash": hashes,
-            "needs_human": [QUEUES[i % 5] == "human_review" for i in range(CLAIMS)], "skill": "auto_collision",
-            "proposed_queue": ["standard" if QUEUES[i % 5] == "human_review" else None for i in range(CLAIMS)],
-            "policy_verdict": "verified", "policy_reason": "ok", "risk_score": 0.2, "received_at": delivered,
-            "decided_at": t0 + timedelta(minutes=46), "run_id": "run-triage"}),
-        STATUS_DRAFTS: pd.DataFrame({"claim_number": numbers, "model_version": "1", "subject": "s", "body": "b",
-                                     "payload": "{}", "provenance": "template", "cost_usd": 0.0,
-                                     "drafted_at": t0 + timedelta(minutes=47), "run_id": "run-triage"}),
-    }
-    with wh.transaction() as con:
-        for table, frame in frames.items():
-            wh.append(con, table, frame)
-
-
-def _job():
-    from orchestration.definitions import build_definitions
-
-    defs = build_definitions()
-    job = dg.define_asset_job(
-        "sor_audit_traces",
-        selection=dg.AssetSelection.assets("system_of_record_updates", "audit_log", "claim_traces"),
-        executor_def=dg.in_process_executor,
-    )
-    return dg.Definitions(assets=defs.assets, resources=defs.resources, jobs=[job]).resolve_job_def("sor_audit_traces")
-
-
-def test_every_claim_has_a_complete_trace_and_a_rerun_adds_no_span(claimflow_home, dbt_manifest):
+def test_every_claim_has_a_complete_trace_after_a_crash_and_a_re_execution_and_a_rerun_adds_no_span(
+    claimflow_home, dbt_manifest, monkeypatch
+):
     from connectors.schema import CLAIM_STEPS
     from connectors.warehouse import Warehouse
     from monitoring import telemetry
 
     claimflow_home.mkdir(parents=True)
-    _milestones(claimflow_home)
+    land_milestones(claimflow_home, CLAIMS)
     with dg.instance_for_test() as instance:
-        first = dg.execute_job(dg.reconstructable(_job), instance, raise_on_error=False)
-        assert first.success
-        again = dg.execute_job(dg.reconstructable(_job), instance, raise_on_error=False)
+        monkeypatch.setenv("CLAIMFLOW_TEST_CRASH_AFTER", "100")
+        crashed = dg.execute_job(reconstructable_job(claimflow_home), instance, raise_on_error=False)
+        assert not crashed.success
+        monkeypatch.delenv("CLAIMFLOW_TEST_CRASH_AFTER")
+        resumed = dg.execute_job(reconstructable_job(claimflow_home), instance, raise_on_error=False,
+                                 reexecution_options=dg.ReexecutionOptions.from_failure(crashed.run_id, instance))
+        assert resumed.success
+        again = dg.execute_job(reconstructable_job(claimflow_home), instance, raise_on_error=False)
         assert again.success
     wh = Warehouse(claimflow_home / "warehouse.duckdb")
     ledger = wh.read(f"select * from {CLAIM_STEPS}")
@@ -102,9 +51,9 @@ def test_claimflow_trace_prints_a_claims_timeline(claimflow_home, dbt_manifest, 
     from orchestration.cli import main
 
     claimflow_home.mkdir(parents=True)
-    _milestones(claimflow_home)
+    land_milestones(claimflow_home, CLAIMS)
     with dg.instance_for_test() as instance:
-        assert dg.execute_job(dg.reconstructable(_job), instance, raise_on_error=False).success
+        assert dg.execute_job(reconstructable_job(claimflow_home), instance, raise_on_error=False).success
     assert main(["trace", "clm-2026-000003"]) == 0
     out = capsys.readouterr().out
     assert "CLM-2026-000003" in out and "complete" in out and "incomplete" not in out
