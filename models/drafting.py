@@ -211,6 +211,8 @@ def prepare_draft(claim: Mapping, decision: Mapping) -> DraftJob:
         "next_step_text": _next_step_text(payload["next_step"], lang),
         "expected_time": _expected_text(payload["expected_time"], lang),
     }
+    if claim.get("disposition") == "first_notice":
+        facts["first_notice"] = True  # Claude is asked to tell the customer the new number too
     return DraftJob(payload, lang, facts, name, redactor)
 
 
@@ -220,12 +222,20 @@ def render_template(job: DraftJob) -> str:
     status = _status_text(p["status"], lang)
     step = _next_step_text(p["next_step"], lang)
     when = _expected_text(p["expected_time"], lang)
+    # A first notice of loss had no number yet: the customer learns it here, and how to use it.
+    opened = job.facts.get("first_notice")
     if lang == "fr":
         greeting = f"Bonjour {job.customer_name}," if job.customer_name else "Bonjour,"
         body = f"Concernant votre dossier {p['claim_number']} : {status}. {step}{f' {when}' if when else ''}."
+        if opened:
+            body = (f"Nous avons ouvert le dossier {p['claim_number']} suite à votre déclaration ; merci de "
+                    f"rappeler ce numéro dans vos prochains messages.\n\n{body}")
         return f"{greeting}\n\n{body}\n\n{SIGNATURE['fr']}"
     greeting = f"Dear {job.customer_name}," if job.customer_name else "Dear customer,"
     body = f"About your claim {p['claim_number']}: {status}. {step}{f' {when}' if when else ''}."
+    if opened:
+        body = (f"We have opened claim {p['claim_number']} for the loss you reported; please quote this number "
+                f"in any reply.\n\n{body}")
     return f"{greeting}\n\n{body}\n\n{SIGNATURE['en']}"
 
 

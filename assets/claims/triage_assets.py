@@ -148,7 +148,8 @@ def status_drafts(
 
     wh = warehouse.get()
     pending = wh.read(
-        f"""select d.claim_number, d.model_version, d.queue, d.rule, d.needs_human, e.sender_name, c.description
+        f"""select d.claim_number, d.model_version, d.queue, d.rule, d.needs_human, e.sender_name, c.description,
+                   c.language as claim_language, c.disposition
             from {TRIAGE_DECISIONS} d
             join {PARSED_CLAIMS} c using (claim_number)
             left join {CLAIM_EMAILS} e on e.content_hash = c.source_content_hash
@@ -168,7 +169,8 @@ def status_drafts(
     jobs = {
         f"{r['claim_number']}:{r['model_version']}": (
             {"claim_number": r["claim_number"], "contact_name": r["sender_name"],
-             "language": guess_language(r["description"])},
+             "language": r.get("claim_language") or guess_language(r["description"]),
+             "disposition": r.get("disposition")},
             {"queue": r["queue"], "rule": r["rule"], "needs_review": bool(r["needs_human"])},
         )
         for r in pending_rows

@@ -187,3 +187,15 @@ def test_dispositions_follow_the_one_rule():
     assert disp("fr_01_degat_des_eaux_ttc.eml") == "first_notice"  # policy + loss, no number
     assert disp("de_07_outlook_von_gesendet.eml") == "follow_up"  # AW: with a claim number
     assert disp("es_05_taller_iva.eml") == "new_claim"  # a number, not a reply
+
+
+@pytest.mark.parametrize(("language", "words"), [("en", "We have opened claim"), ("fr", "Nous avons ouvert le dossier")])
+def test_the_status_draft_of_a_first_notice_tells_the_customer_the_new_number(language, words):
+    from models.drafting import prepare_draft, render_template
+
+    decision = {"queue": "standard", "rule": "R5", "needs_review": False}
+    job = prepare_draft({"claim_number": "CLM-2026-000042", "language": language, "disposition": "first_notice"},
+                        decision)
+    assert f"{words} CLM-2026-000042" in render_template(job) and job.facts["first_notice"] is True
+    plain = prepare_draft({"claim_number": "CLM-2026-000042", "language": language}, decision)
+    assert words not in render_template(plain)
