@@ -5,6 +5,7 @@ The demo, `make ui` and the test fixtures start it; whoever starts it stops it.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +76,50 @@ def server_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+INSTANCE_EXPERIMENT = "claimflow-instance"
+INSTANCE_TAG = "claimflow.instance_id"
+
+
+def instance_id(root: Path) -> str:
+    """The id of the MLflow store under `root`, written once when the store is first used."""
+    path = root / "instance_id"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(uuid.uuid4().hex)
+    return path.read_text().strip()
+
+
+def _api(url: str, method: str, path: str, body: dict | None = None, timeout: float = 5.0) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{url}/api/2.0/mlflow/{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
+def served_instance(url: str) -> str | None:
+    """The instance id the server at `url` proves it serves (a tag on a marker experiment), or None."""
+    try:
+        exp = _api(url, "GET", f"experiments/get-by-name?experiment_name={INSTANCE_EXPERIMENT}")["experiment"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return None
+    return next((t["value"] for t in exp.get("tags", []) if t.get("key") == INSTANCE_TAG), None)
+
+
+def stamp_instance(url: str, instance: str) -> None:
+    """Mark the store a freshly started server serves with this home's instance id."""
+    tags = [{"key": INSTANCE_TAG, "value": instance}]
+    try:
+        _api(url, "POST", "experiments/create", {"name": INSTANCE_EXPERIMENT, "tags": tags})
+    except urllib.error.HTTPError:  # it exists: (re)state the tag
+        exp = _api(url, "GET", f"experiments/get-by-name?experiment_name={INSTANCE_EXPERIMENT}")["experiment"]
+        _api(url, "POST", "experiments/set-experiment-tag",
+             {"experiment_id": exp["experiment_id"], "key": INSTANCE_TAG, "value": instance})
+
+
 def start_tracking_server(
     root: Path, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: float = 90, reuse: bool = True
 ) -> TrackingServer:
@@ -81,7 +127,16 @@ def start_tracking_server(
     url = f"http://{host}:{port}"
     root.mkdir(parents=True, exist_ok=True)
     log_path = root / "server.log"
+    instance = instance_id(root)
     if reuse and is_healthy(url):
+        served = served_instance(url)
+        if served != instance:
+            # Regression: a demo on a new home attached to another home's registry and failed later, obscurely.
+            raise TrackingServerError(
+                f"port {port} already has an MLflow server, serving "
+                + (f"another store (instance {served})" if served else "a store Claimflow did not start")
+                + f", not {root}: stop it or set CLAIMFLOW_MLFLOW_PORT to a free port"
+            )
         return TrackingServer(url, None, log_path)
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     cmd = [
@@ -100,6 +155,7 @@ def start_tracking_server(
         if proc.poll() is not None:
             raise TrackingServerError(f"mlflow server exited with {proc.returncode}; see {log_path}")
         if is_healthy(url):
+            stamp_instance(url, instance)
             return TrackingServer(url, proc, log_path)
         time.sleep(0.5)
     TrackingServer(url, proc, log_path).stop()
