@@ -35,6 +35,10 @@ from connectors.warehouse import records
 
 TRIAGE_STEP = "triage"
 UNSCORED = "none"  # model version of a decision made without a risk score
+# Claims per system-of-record transaction: measured at 100 / 500 / 1,000 / 5,000, CPU per claim fell
+# by 1.4x at 500 and little beyond, while a larger transaction holds SQLite's write lock longer
+# and rolls back more on a crash (re-execution then rewrites it, once).
+SOR_CHUNK_CLAIMS = 500
 
 
 class TriageConfig(dg.Config):
@@ -253,7 +257,8 @@ def system_of_record_updates(
     written = skipped = held = 0
     messages_before = system.message_count()
     for version, rows in rows_by_version.items():
-        report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version)
+        report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version,
+                                            chunk_size=SOR_CHUNK_CLAIMS)
         written += report.written
         skipped += report.skipped_duplicates
         held += report.kept_reviewer_decision
