@@ -99,22 +99,66 @@ def run_job(name: str, run_config: dict | None = None, *, partition_key: str | N
 
     # The console gets warnings and errors; every event is still in the instance for `make ui`,
     # and dbt's own output (which dagster-dbt echoes to stdout) goes to a log file.
-    config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # Nothing of Dagster's reaches the console (a failed step printed ~100 lines of traceback into the demo):
+    # every event is in the instance, a failure is one line from `first_failure` and its trace a log file.
+    config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     logs = claimflow_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with dg.DagsterInstance.get() as instance, open(logs / f"{name}.log", "a") as log:
+    with warehouse_lock(), dg.DagsterInstance.get() as instance, open(logs / f"{name}.log", "a") as log:
         with contextlib.redirect_stdout(log):
             return defs.resolve_job_def(name).execute_in_process(
                 instance=instance, run_config=config, raise_on_error=False, partition_key=partition_key
             )
 
 
+@contextlib.contextmanager
+def warehouse_lock():
+    """One CLI run at a time on the embedded warehouse (DuckDB has one writer): a second run waits, and says so.
+
+    Regression: two `intake run` at once both failed with 85-111 lines of trace on DuckDB's lock.
+    """
+    import fcntl
+    import sys
+
+    path = claimflow_home() / "warehouse.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"claimflow: waiting for another Claimflow run that holds the warehouse ({path})",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_LOCKED = ("Could not set lock on file", "Conflicting lock is held")
+
+
 def first_failure(result) -> str | None:
+    """The first failed step in one line: step, cause, where its full trace was written."""
     failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     if not failed:
         return None
-    err = failed[0].step_failure_data.error
-    return f"{failed[0].step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}"
+    step, err = failed[0].step_key, failed[0].step_failure_data.error
+    if err is None:
+        return f"{step}: failed"
+    inner = err
+    while inner.cause is not None:  # the step wrapper's message says little; the cause says what broke
+        inner = inner.cause
+    trace = err.to_string()
+    log = claimflow_home() / "logs" / "failures.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
+        f.write(f"--- run {result.run_id} step {step}\n{trace}\n")
+    if any(marker in trace for marker in _LOCKED):
+        cause = "the warehouse is locked by another process (another run, or a DuckDB client); retry when it ends"
+    else:
+        cause = (inner.message.strip().splitlines() or err.message.strip().splitlines() or ["failed"])[0]
+    return f"{step}: {cause} (trace in {log})"
 
 
 def run_intake(*, run_config: dict | None = None, show_progress: bool = False) -> IntakeSummary:
