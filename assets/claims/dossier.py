@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import email
+import email.errors
 import email.policy
 import json
 from collections import OrderedDict
@@ -69,11 +70,13 @@ def build_dossier(
     if warehouse_path is None or not Path(warehouse_path).exists():
         dossier.warehouse_note = "no warehouse yet: run the intake"
         return dossier
+    import duckdb
+
     try:
         parts = _warehouse_parts(claim_number, Path(warehouse_path), inbox_dir, min_confidence)
         for name, value in parts.items():
             setattr(dossier, name, copy.deepcopy(value))
-    except Exception as err:  # duckdb's lock or a table not built yet: show what the SoR knows
+    except duckdb.Error as err:  # duckdb's lock or a table not built yet: show what the SoR knows
         if "lock" in str(err).lower():
             dossier.warehouse_note = "the warehouse is busy (a run is writing); reload in a moment"
         else:
@@ -108,7 +111,14 @@ def _warehouse_parts(number: str, path: Path, inbox_dir: Path | None, floor: flo
 def _from_warehouse(dossier: Dossier, number: str, path: Path, inbox_dir: Path | None, floor: float) -> None:
     import duckdb
 
-    from connectors.schema import CLAIM_EMAILS, PARSED_CLAIMS, PHOTO_QUALITY, RISK_SCORES, STATUS_DRAFTS, TRIAGE_DECISIONS
+    from connectors.schema import (
+        CLAIM_EMAILS,
+        PARSED_CLAIMS,
+        PHOTO_QUALITY,
+        RISK_SCORES,
+        STATUS_DRAFTS,
+        TRIAGE_DECISIONS,
+    )
 
     with duckdb.connect(str(path), read_only=True, config={"threads": 1}) as con:
         def one(sql: str, *params) -> dict | None:
@@ -174,7 +184,8 @@ def _original_html(inbox_dir: Path, key: str | None) -> str | None:
                 msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
                 part = msg.get_body(preferencelist=("html",))
                 return part.get_content() if part is not None else None
-            except Exception:  # an encrypted or unreadable file: the extracted text is shown instead
+            except (ValueError, LookupError, OSError, email.errors.MessageError):  # encrypted or unreadable:
+                # the extracted text is shown instead
                 return None
     return None
 

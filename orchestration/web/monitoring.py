@@ -40,7 +40,7 @@ def _read(warehouse_path: Path | None, sql: str) -> list[tuple]:
     try:
         with duckdb.connect(str(warehouse_path), read_only=True, config={"threads": 1}) as con:
             rows = con.execute(sql).fetchall()
-    except Exception:  # the table is not built yet, or a run holds the lock: nothing to show now
+    except duckdb.Error:  # the table is not built yet, or a run holds the lock: nothing to show now
         return []
     if len(_READS) > 64:
         _READS.clear()
@@ -61,11 +61,13 @@ def latest_kpis(warehouse_path: Path | None) -> dict:
 
 def open_tickets(sor_url: str) -> list[dict] | None:
     """Open social tickets, or None when the social flow has not written any table yet."""
-    try:
-        from connectors.tickets import TicketStore
+    import sqlalchemy as sa
 
+    from connectors.tickets import TicketStore
+
+    try:
         return TicketStore(sor_url).list("open")[:20]
-    except Exception:
+    except sa.exc.SQLAlchemyError:
         return None
 
 

@@ -139,8 +139,8 @@ def web_config(world: dict, **overrides):
     """A `WebConfig` over the world (a fixed session key; no OIDC)."""
     from orchestration.web.app import WebConfig
 
-    values = dict(sor_url=world["sor_url"], secret_key="test-session-key-" + "x" * 32,
-                  warehouse_path=world["warehouse"], inbox_dir=world["inbox"], attachments_dir=world["attachments"],
-                  reports_dir=world["home"] / "reports")
+    values = {"sor_url": world["sor_url"], "secret_key": "test-session-key-" + "x" * 32,
+              "warehouse_path": world["warehouse"], "inbox_dir": world["inbox"],
+              "attachments_dir": world["attachments"], "reports_dir": world["home"] / "reports"}
     values.update(overrides)
     return WebConfig(**values)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 
 import mlflow
 import pytest
@@ -113,7 +112,7 @@ def test_models_list_answers_in_under_two_seconds_without_importing_mlflow(world
     script = ("import sys, orchestration.cli as c; code = c.main(['models', 'list']); "
               "sys.exit(3 if 'mlflow' in sys.modules else code)")
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     elapsed = time.perf_counter() - started
     assert done.returncode == 0, (done.returncode, done.stderr)
     assert done.stdout.splitlines()[1].startswith(f"{world['version']}  ")

@@ -11,7 +11,15 @@ from fastapi.testclient import TestClient
 from connectors.audit import AuditLog
 from orchestration.web.app import SESSION_COOKIE, create_app
 from orchestration.web.security import LoginLimiter, safe_next, sanitize_email_html
-from tests.fakes.workspace import FRAUD, HELD, HOSTILE_HTML, PASSWORD, REUSED_FROM, build_workspace, web_config
+from tests.fakes.workspace import (
+    FRAUD,
+    HELD,
+    HOSTILE_HTML,
+    PASSWORD,
+    REUSED_FROM,
+    build_workspace,
+    web_config,
+)
 
 HTML = {"accept": "text/html"}
 
@@ -146,7 +154,7 @@ def test_the_decision_view_shows_what_a_reviewer_needs(app):
 def test_hostile_email_html_is_escaped_and_remote_content_blocked(app):
     client = signed_in(app, "hana.handler")
     page = client.get(f"/review/{HELD}", headers=HTML)
-    body = re.search(r'<div class="email" id="email-body">(.*?)</div>', page.text, re.S).group(1)
+    body = re.search(r'<div class="email" id="email-body">(.*?)</div>', page.text, re.DOTALL).group(1)
     assert "Hello, my car was hit." in body and "<b>POL-1234567</b>" in body
     for hostile in ("<script", "pwned", "tracker.example", "onclick", "javascript:", "<iframe", "evil.example"):
         assert hostile not in body
