@@ -54,11 +54,9 @@ from models.tracking import is_healthy
 
 if claimflow_home:
     os.environ["CLAIMFLOW_HOME"] = str(Path(claimflow_home).resolve())
-from assets.project import claimflow_home as _home
-from assets.project import warehouse_path
 from orchestration.settings import settings
 
-HOME = _home()
+HOME = settings().home
 URI = tracking_uri or settings().mlflow_tracking_uri
 if not is_healthy(URI):
     raise RuntimeError(f"MLflow is not reachable at {URI}: start it (make ui) or pass tracking_uri")
@@ -72,7 +70,7 @@ def source_note(fig, text):
     fig.text(0.01, -0.01, f"Source: {text}", fontsize=8, color="dimgray", ha="left", va="top")
 
 
-with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+with duckdb.connect(str(settings().warehouse_path), read_only=True) as con:
     training = con.execute("select * from main.training_set").df()
     live = con.execute(
         """select f.*, s.score, s.model_version from main.claim_features f

@@ -48,12 +48,9 @@ from monitoring import roi
 
 if claimflow_home:
     os.environ["CLAIMFLOW_HOME"] = str(Path(claimflow_home).resolve())
-from assets.project import claimflow_home as _home
-from assets.project import system_of_record_path, warehouse_path
+from orchestration.settings import settings
 
-HOME = _home()
-WAREHOUSE = warehouse_path()
-SOR_URL = os.environ.get("CLAIMFLOW_SOR_URL") or f"sqlite:///{system_of_record_path()}"
+HOME, WAREHOUSE, SOR_URL = settings().home, settings().warehouse_path, settings().sor_url
 SOURCE = f"Source: Claimflow warehouse and system of record under {HOME}"
 plt.rcParams.update({"figure.figsize": (9, 4.2), "figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
                      "axes.spines.top": False, "axes.spines.right": False, "font.size": 10})

@@ -106,6 +106,10 @@ def execute(nb, *, timeout: int = DEFAULT_TIMEOUT_S, name: str = "notebook"):
             raise NotebookFailed(
                 f"notebook {name} failed in cell {position}: {err.ename}: {err.evalue}".replace("\n", " ")
             ) from None
+        finally:
+            # nbclient leaves a kernel it was handed running: stop it (and its children) here.
+            if km.has_kernel:
+                km.shutdown_kernel(now=False)
     return nb
 
 
@@ -134,14 +138,14 @@ def render(name: str, out: Path, parameters: Mapping[str, object], *, timeout: i
 
 def check_roi_inputs() -> None:
     """Raise CliError (one line) when the home has no warehouse or no triage decisions to measure."""
-    from assets.project import warehouse_path
     from monitoring.roi import MissingWarehouse, measure_yield
-    from orchestration.commands.review import sor_url
+    from orchestration.settings import settings
 
-    if not warehouse_path().exists():  # before sor_url(), which prepares the home: refusing writes nothing
-        raise CliError(f"no warehouse at {warehouse_path()}: run the demo or the claims flow first")
+    s = settings()
+    if s.sor_url is None:
+        raise CliError("CLAIMFLOW_SOR_URL is not set: the ROI report reads the system of record")
     try:
-        measure_yield(warehouse_path(), sor_url())
+        measure_yield(s.warehouse_path, s.sor_url)
     except MissingWarehouse as err:
         raise CliError(str(err)) from None
 
@@ -169,9 +173,9 @@ def tracking_server() -> Iterator[str]:
 def check_models_inputs() -> None:
     import duckdb
 
-    from assets.project import warehouse_path
+    from orchestration.settings import settings
 
-    path = warehouse_path()
+    path = settings().warehouse_path
     if not path.exists():
         raise CliError(f"no warehouse at {path}: run the demo or the model_training job first")
     with duckdb.connect(str(path), read_only=True) as con:
@@ -183,22 +187,24 @@ def check_models_inputs() -> None:
 
 def write_roi_report(out: Path | None = None, *, timeout: int = DEFAULT_TIMEOUT_S) -> Path:
     """Write the ROI report of the current `$CLAIMFLOW_HOME` (default `$CLAIMFLOW_HOME/reports/roi.html`)."""
-    from assets.project import claimflow_home, reports_dir
+    from assets.project import reports_dir
+    from orchestration.settings import settings
 
     out = out or reports_dir() / "roi.html"
     check_roi_inputs()
-    render("roi", out, {"claimflow_home": str(claimflow_home())}, timeout=timeout)
+    render("roi", out, {"claimflow_home": str(settings().home)}, timeout=timeout)
     return out
 
 
 def write_models_report(out: Path | None = None, *, timeout: int = DEFAULT_TIMEOUT_S) -> Path:
     """Write the model exploration of the current home (default `$CLAIMFLOW_HOME/reports/models.html`)."""
-    from assets.project import claimflow_home, reports_dir
+    from assets.project import reports_dir
+    from orchestration.settings import settings
 
     out = out or reports_dir() / "models.html"
     check_models_inputs()
     with tracking_server() as uri:
-        render("models", out, {"claimflow_home": str(claimflow_home()), "tracking_uri": uri}, timeout=timeout)
+        render("models", out, {"claimflow_home": str(settings().home), "tracking_uri": uri}, timeout=timeout)
     return out
 
 
