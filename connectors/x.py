@@ -42,6 +42,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from connectors.tracing import outside_call
+
 log = logging.getLogger(__name__)
 
 X_API = "https://api.twitter.com"
@@ -406,22 +408,24 @@ class TweepySource(PostSource):
         newest = oldest = None
         pages, complete, limited_until = 0, True, None
         paginator = tweepy.Paginator(self.client.search_recent_tweets, query.query, limit=max_pages, **params)
-        try:
-            for page in paginator:
-                pages += 1
-                meta = page.get("meta") or {}
-                if meta.get("result_count", 0):
-                    newest = newest or int(meta["newest_id"])
-                    oldest = int(meta["oldest_id"])
-                    posts += split_page(page, query.name)
-                complete = not meta.get("next_token")
-        except tweepy.TooManyRequests as err:
-            complete = False
-            reset = getattr(err, "reset_time", None)
-            limited_until = datetime.fromtimestamp(reset, UTC) if reset else None
-            log.warning("x search %s rate limited after %d pages (reset %s)", query.name, pages, limited_until)
-        except tweepy.TweepyException as err:
-            raise XSourceError("x_api_error", f"{query.name}: {type(err).__name__}") from err
+        with outside_call("x", "search_recent", query=query.name) as span:
+            try:
+                for page in paginator:
+                    pages += 1
+                    meta = page.get("meta") or {}
+                    if meta.get("result_count", 0):
+                        newest = newest or int(meta["newest_id"])
+                        oldest = int(meta["oldest_id"])
+                        posts += split_page(page, query.name)
+                    complete = not meta.get("next_token")
+            except tweepy.TooManyRequests as err:
+                complete = False
+                reset = getattr(err, "reset_time", None)
+                limited_until = datetime.fromtimestamp(reset, UTC) if reset else None
+                log.warning("x search %s rate limited after %d pages (reset %s)", query.name, pages, limited_until)
+            except tweepy.TweepyException as err:
+                raise XSourceError("x_api_error", f"{query.name}: {type(err).__name__}") from err
+            span.set_attribute("claimflow.pages", pages)
         cp = next_checkpoint(checkpoint, newest, oldest, complete, filling_gap)
         return PullResult(query.name, posts, cp, pages, complete, limited_until)
 
