@@ -138,3 +138,20 @@ def test_users_bootstrap_then_admin_only(claimflow_home, monkeypatch, capsys):
     monkeypatch.setenv(TOKEN_ENV, hugo.strip())
     code, _, err = cli(monkeypatch, capsys, "users", "list")
     assert code == 2 and "unknown or revoked" in err
+
+
+def test_the_demo_users_are_made_once_and_their_logins_kept_private(claimflow_home, monkeypatch):
+    import os
+
+    from orchestration.commands.models import governance_policy
+    from orchestration.commands.users import ensure_demo_users
+
+    monkeypatch.delenv("CLAIMFLOW_SOR_URL", raising=False)
+    first = ensure_demo_users()
+    assert ensure_demo_users() == first  # a second demo run prints the same logins
+    assert {role for _, role, _ in first} == {"handler", "reviewer", "risk_officer", "admin"}
+    assert os.stat(claimflow_home / "demo_logins.json").st_mode & 0o777 == 0o600
+    store = IdentityStore(f"sqlite:///{claimflow_home / 'system_of_record.db'}")
+    username, _, password = next(u for u in first if u[1] == "risk_officer")
+    assert store.authenticate(username, password).roles == ("risk_officer",)
+    assert governance_policy(store).approvers == (username,)  # approvers come from roles, not a list
