@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from connectors.secrets import home_near
 from connectors.vault import DataVault, vault
 
 
@@ -24,8 +25,7 @@ class AttachmentStore:
     @property
     def vault(self) -> DataVault:
         if self._vault is None:
-            home = Path(os.environ["CLAIMFLOW_HOME"]) if os.environ.get("CLAIMFLOW_HOME") else self.root.parent
-            self._vault = vault(home)
+            self._vault = vault(home_near(self.root))
         return self._vault
 
     def path_for(self, sha256: str) -> Path:

@@ -17,8 +17,14 @@ _announced: set[str] = set()
 
 
 def default_home() -> Path:
-    """`$CLAIMFLOW_HOME`, else `./.claimflow` (the product's default; read here because connectors import nothing of ours)."""
-    return Path(os.environ.get("CLAIMFLOW_HOME") or ".claimflow")
+    """`$CLAIMFLOW_HOME`, else `.claimflow` in the project (as `assets.project.claimflow_home`; connectors import nothing of ours)."""
+    return Path(os.environ.get("CLAIMFLOW_HOME") or Path(__file__).resolve().parents[1] / ".claimflow").resolve()
+
+
+def home_near(path: Path) -> Path:
+    """The home whose secrets protect a store at `path`: `$CLAIMFLOW_HOME`, else the folder holding the store
+    (the default layout puts the warehouse and the attachments folder directly in the home)."""
+    return default_home() if os.environ.get("CLAIMFLOW_HOME") else Path(path).resolve().parent
 
 
 def private_dir(path: Path) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from connectors.secrets import default_home, local_secret
+from connectors.secrets import default_home, home_near, local_secret
 
 KEY_ENV = "CLAIMFLOW_DATA_KEY"
 KEY_FILE = "data.key"
@@ -79,8 +79,8 @@ def vault(home: Path | None = None) -> DataVault:
     return _vaults[cache_key]
 
 
-def open_text(value: str | None) -> str | None:
-    """A stored text field in clear (sealed or not), with the default vault."""
+def open_text(value: str | None, store: Path | None = None) -> str | None:
+    """A stored text field in clear (sealed or not), with the vault of the store at `store` (default: the home's)."""
     if value is None or not str(value).startswith(TEXT_PREFIX):
         return value
-    return vault().open_text(value)
+    return vault(home_near(store) if store is not None else None).open_text(value)

@@ -396,7 +396,7 @@ def parse_pending(
             return res
         emails = records(pending)
         for email in emails:
-            email["body_text"] = open_text(email["body_text"])
+            email["body_text"] = open_text(email["body_text"], warehouse.path)
         extracted, signals, readings = {}, {}, {}
         for email in emails:
             if email["parse_error"] is None:
