@@ -228,6 +228,9 @@ def split_by_time(frame: pd.DataFrame, *, holdout_share: float = 0.2) -> tuple[p
 
     Claims of one day never straddle the cut, so every holdout claim is strictly
     later than every training claim (the share is met as closely as days allow).
+    The training set's split is made in dbt (`training_set.sql`) by this same rule; this is
+    it for frames outside the warehouse (benches, behaviour tests), and
+    tests/integration/test_dbt_models.py checks that the two agree.
     """
     if not 0.0 < holdout_share < 1.0:
         raise ValueError(f"holdout_share must be in (0, 1), not {holdout_share}")

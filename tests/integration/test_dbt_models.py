@@ -65,6 +65,9 @@ CLAIMS = [
 HISTORY = [
     ("CLM-2024-700001", "POL-0000003", "2024-01-10"),
     ("CLM-2020-700002", "POL-0000003", "2020-01-01"),
+    # Long before any live claim's lookback: they shape the time split only, with ties on a day.
+    *[(f"CLM-2015-8{i:05d}", "POL-0000001", day)
+      for i, day in enumerate(["2015-01-05"] * 3 + ["2015-03-01"] * 4 + ["2015-06-01"] * 3 + ["2015-09-01"] * 2)],
 ]
 
 # policy_found, policy_status_at_incident, loss_covered, tenure_days, prior_claims,
@@ -137,7 +140,8 @@ def built_warehouse(manifest, tmp_path_factory):
         with duckdb.connect(str(warehouse_path()), read_only=True) as con:
             features = _rows_by_claim(con, "main.claim_features")
             staged = _rows_by_claim(con, "main.stg_claims")
-    return result, features, staged
+        path = warehouse_path()
+    return result, features, staged, path
 
 
 def _rows_by_claim(con, table: str) -> dict[str, dict]:
@@ -147,7 +151,7 @@ def _rows_by_claim(con, table: str) -> dict[str, dict]:
 
 
 def test_the_dbt_run_succeeds_and_materializes_every_model(built_warehouse):
-    result, _, _ = built_warehouse
+    result, *_ = built_warehouse
 
     assert result.success
     materialized = {
@@ -157,7 +161,7 @@ def test_the_dbt_run_succeeds_and_materializes_every_model(built_warehouse):
 
 
 def test_dbt_tests_ran_as_asset_checks_and_passed(built_warehouse):
-    result, _, _ = built_warehouse
+    result, *_ = built_warehouse
     evaluations = result.get_asset_check_evaluations()
     by_asset = {}
     for evaluation in evaluations:
@@ -176,7 +180,7 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(built_warehouse):
 
 
 def test_source_tests_ran_against_the_raw_tables(built_warehouse):
-    result, _, _ = built_warehouse
+    result, *_ = built_warehouse
     observed = {
         event.asset_key.to_user_string()
         for event in result.all_events
@@ -187,14 +191,14 @@ def test_source_tests_ran_against_the_raw_tables(built_warehouse):
 
 
 def test_every_claim_has_one_feature_row(built_warehouse):
-    _, features, _ = built_warehouse
+    _, features, *_ = built_warehouse
 
     assert sorted(features) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("claim_number", sorted(EXPECTED))
 def test_claim_features_row_matches_the_policy_rules(built_warehouse, claim_number):
-    _, features, _ = built_warehouse
+    _, features, *_ = built_warehouse
     row = features[claim_number]
     columns = (
         "policy_found",
@@ -209,7 +213,7 @@ def test_claim_features_row_matches_the_policy_rules(built_warehouse, claim_numb
 
 
 def test_claim_features_carry_the_policy_rating_attributes(built_warehouse):
-    _, features, _ = built_warehouse
+    _, features, *_ = built_warehouse
     row = features["CLM-2024-000008"]
 
     assert {
@@ -238,7 +242,7 @@ def test_claim_features_carry_the_policy_rating_attributes(built_warehouse):
 
 
 def test_staging_normalises_keys_and_unpacks_confidence(built_warehouse):
-    _, _, staged = built_warehouse
+    _, _, staged, _ = built_warehouse
     row = staged["CLM-2024-000002"]
 
     assert (row["policy_number"], row["claim_year"], row["currency"]) == (
@@ -248,3 +252,20 @@ def test_staging_normalises_keys_and_unpacks_confidence(built_warehouse):
     )
     assert (row["policy_number_confidence"], row["loss_type_confidence"]) == (0.95, 0.8)
     assert row["incident_date_confidence"] is None
+
+
+def test_the_training_split_is_the_one_python_applies_and_never_cuts_a_day(built_warehouse):
+    # One time split: dbt makes it, models/risk.py::split_by_time applies the same rule to frames
+    # outside the warehouse. Regression: dbt's percent_rank cut through a day, Python never did.
+    import pandas as pd
+
+    from models import risk
+
+    with duckdb.connect(str(built_warehouse[3]), read_only=True) as con:
+        frame = con.execute("select * from main.training_set").df()
+    train, holdout = risk.split_by_time(frame.drop(columns="split"))
+    assert set(frame.loc[frame["split"] == "holdout", "claim_number"]) == set(holdout["claim_number"])
+    assert set(frame.loc[frame["split"] == "train", "claim_number"]) == set(train["claim_number"])
+    days = frame.groupby(pd.to_datetime(frame["incident_date"]))["split"].nunique()
+    assert (days == 1).all() and frame["split"].nunique() == 2
+

@@ -1,5 +1,6 @@
--- The risk model's training set: labelled claims with the features of models/features.py,
--- split by time (the latest claims are the holdout, never a random sample).
+-- The risk model's training set: labelled claims with the features of models/features.py
+-- (macro risk_features, shared with claim_features), split by time: the latest claims are the
+-- holdout, never a random sample, and one day's claims never straddle the cut.
 -- Labels come from the claims system's history and, once reviewers decide, from the
 -- review queue's overrides.
 with history as (
@@ -40,20 +41,7 @@ labelled as (
         history.policy_number,
         history.incident_date,
         history.reported_date,
-        policies.bonus_malus,
-        policies.driver_age,
-        policies.vehicle_age,
-        policies.vehicle_power,
-        policies.exposure,
-        history.prior_claims,
-        history.incident_date - policies.start_date as tenure_days,
-        history.estimated_amount_eur,
-        history.report_delay_days,
-        history.photo_count,
-        history.photo_quality,
-        policies.area,
-        policies.vehicle_brand,
-        history.loss_type,
+        {{ risk_features('history', 'policies') }},
         cast(history.high_risk as integer) as high_risk,
         'history' as label_source
     from history
@@ -68,20 +56,7 @@ labelled as (
         features.policy_number,
         features.incident_date,
         cast(features.received_at as date) as reported_date,
-        features.bonus_malus,
-        features.driver_age,
-        features.vehicle_age,
-        features.vehicle_power,
-        features.exposure,
-        features.prior_claims,
-        features.tenure_days,
-        features.estimated_amount_eur,
-        features.report_delay_days,
-        features.photo_count,
-        features.photo_quality,
-        features.area,
-        features.vehicle_brand,
-        features.loss_type,
+        {{ risk_feature_columns('features') }},
         cast(review_labels.high_risk as integer) as high_risk,
         'review' as label_source
     from review_labels
@@ -89,14 +64,32 @@ labelled as (
         on features.claim_number = review_labels.claim_number
     where features.policy_found and features.incident_date is not null
 
+),
+
+-- The holdout starts at the day of the claim ceil(n x share) from the end (in incident_date,
+-- claim_number order); every claim of that day and later is holdout. models/risk.py::split_by_time
+-- applies the same rule to frames outside the warehouse, and tests/integration/test_dbt_models.py
+-- checks that the two agree.
+ordered as (
+
+    select
+        incident_date,
+        row_number() over (order by incident_date, claim_number) as position,
+        count(*) over () as n
+    from labelled
+
+),
+
+cutoff as (
+
+    select min(incident_date) as first_holdout_day
+    from ordered
+    where position = n - cast(ceil(n * {{ var('holdout_share', 0.2) }}) as integer) + 1
+
 )
 
 select
-    *,
-    case
-        when percent_rank() over (order by incident_date, claim_number)
-            >= 1 - {{ var('holdout_share', 0.2) }}
-        then 'holdout'
-        else 'train'
-    end as split
+    labelled.*,
+    case when labelled.incident_date >= cutoff.first_holdout_day then 'holdout' else 'train' end as split
 from labelled
+cross join cutoff

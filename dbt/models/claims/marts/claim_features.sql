@@ -62,6 +62,30 @@ earlier_claims as (
         and other.incident_date >= claim.incident_date - {{ var('prior_claims_lookback_days', 1095) }}
     group by claim.claim_number
 
+),
+
+-- The claim-side inputs of the risk features, as the claims system records them for closed claims.
+enriched as (
+
+    select
+        claims.*,
+        policies.past_claims + earlier_claims.earlier_claim_count as prior_claims,
+        -- Unknown currencies stay null rather than being mistaken for EUR.
+        claims.estimated_amount * fx.eur_per_unit as estimated_amount_eur,
+        -- Mean quality score of the claim's photos; null when it has none (as in training).
+        photos.photo_quality,
+        coalesce(photos.poor_photos, 0) as poor_photos,
+        coalesce(photos.photo_reused, false) as photo_reused
+    from claims
+    left join policies
+        on policies.policy_number = claims.policy_number
+    left join earlier_claims
+        on earlier_claims.claim_number = claims.claim_number
+    left join fx
+        on fx.currency = claims.currency
+    left join photos
+        on photos.claim_number = claims.claim_number
+
 )
 
 select
@@ -83,33 +107,13 @@ select
     coalesce({{ list_contains('policies.covered_loss_types', 'claims.loss_type') }}, false) as loss_covered,
     claims.incident_date,
     claims.received_at,
-    claims.incident_date - policies.start_date as tenure_days,
-    policies.past_claims + earlier_claims.earlier_claim_count as prior_claims,
-    claims.report_delay_days,
-    claims.loss_type,
     claims.estimated_amount,
     claims.currency,
-    -- Unknown currencies stay null rather than being mistaken for EUR.
-    claims.estimated_amount * fx.eur_per_unit as estimated_amount_eur,
-    claims.photo_count,
-    -- Mean quality score of the claim's photos; null when it has none (as in training).
-    photos.photo_quality,
-    coalesce(photos.poor_photos, 0) as poor_photos,
-    coalesce(photos.photo_reused, false) as photo_reused,
+    claims.poor_photos,
+    claims.photo_reused,
     claims.min_confidence,
-    policies.area,
-    policies.bonus_malus,
-    policies.driver_age,
-    policies.vehicle_age,
-    policies.vehicle_brand,
-    policies.vehicle_power,
-    policies.exposure
-from claims
+    -- The model's features: the same macro builds them for the training set.
+    {{ risk_features('claims', 'policies') }}
+from enriched as claims
 left join policies
     on policies.policy_number = claims.policy_number
-left join earlier_claims
-    on earlier_claims.claim_number = claims.claim_number
-left join fx
-    on fx.currency = claims.currency
-left join photos
-    on photos.claim_number = claims.claim_number
