@@ -79,9 +79,10 @@ def main() -> int:
         from connectors.system_of_record import SqlPolicySystem
         from models.tracking import start_tracking_server
         from orchestration.resources import DEMO_APPROVER
-        from orchestration.runner import run_job, run_lifecycle, start_serving
+        from orchestration.runner import run_job, run_lifecycle, set_launcher, start_serving
         from orchestration.settings import settings
 
+        set_launcher("bench/triage")
         home.mkdir(parents=True)
         policies = build_policy_table()
         SqlPolicySystem(f"sqlite:///{home / 'system_of_record.db'}").load_policies(policies)

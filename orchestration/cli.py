@@ -100,8 +100,9 @@ def cmd_intake_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from orchestration.runner import run_demo
+    from orchestration.runner import run_demo, set_launcher
 
+    set_launcher("claimflow-demo")
     return run_demo(count=args.count, seed=args.seed)
 
 

@@ -6,6 +6,7 @@ Runs land in the same instance `make ui` shows, so every CLI run is visible in t
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,36 @@ OWN_CHECKS = {
 }  # fmt: skip
 
 
+# Who launched a run: the CLI by default; the demo and the benches say so (`set_launcher`).
+_LAUNCHER: contextvars.ContextVar[str] = contextvars.ContextVar("claimflow_launcher", default="claimflow-cli")
+LAUNCHED_BY_TAG = "claimflow/launched_by"
+# Dagster's job pages and the Overview timeline list a run under a code location by this tag,
+# which runs launched from the UI get and in-process runs would not (so they showed nowhere).
+REPOSITORY_LABEL_TAG = ".dagster/repository"
+REPOSITORY_NAME = "__repository__"  # the repository a Definitions object becomes
+
+
+def code_location_name(workspace: Path = PROJECT_ROOT / "workspace.yaml") -> str:
+    """The code location `make ui` loads the definitions as (workspace.yaml's `location_name`)."""
+    import yaml
+
+    (entry,) = yaml.safe_load(workspace.read_text())["load_from"]
+    return next(iter(entry.values()))["location_name"]
+
+
+def set_launcher(launcher: str) -> None:
+    """Runs started from now on in this context carry `claimflow/launched_by=<launcher> (<user>)`."""
+    _LAUNCHER.set(launcher)
+
+
+def run_tags() -> dict[str, str]:
+    """Tags of a run launched from here: its code location (so the UI lists it) and who launched it."""
+    return {
+        REPOSITORY_LABEL_TAG: f"{REPOSITORY_NAME}@{code_location_name()}",
+        LAUNCHED_BY_TAG: f"{_LAUNCHER.get()} ({settings().user})",
+    }
+
+
 def run_job(name: str, run_config: dict | None = None, *, partition_key: str | None = None):
     """Execute one job in process (one partition of it), recorded in the persistent instance `make ui` shows."""
     import dagster as dg
@@ -107,7 +138,8 @@ def run_job(name: str, run_config: dict | None = None, *, partition_key: str | N
     with warehouse_lock(), dg.DagsterInstance.get() as instance, open(logs / f"{name}.log", "a") as log:
         with contextlib.redirect_stdout(log):
             return defs.resolve_job_def(name).execute_in_process(
-                instance=instance, run_config=config, raise_on_error=False, partition_key=partition_key
+                instance=instance, run_config=config, raise_on_error=False, partition_key=partition_key,
+                tags=run_tags(),
             )
 
 
