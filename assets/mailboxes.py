@@ -1,7 +1,8 @@
-"""The production claims mailbox as a Dagster resource: IMAP behind the same interface as the Maildir folder.
+"""The production claims mailbox as a Dagster resource: IMAP or Microsoft 365 (Graph) behind the
+same interface as the Maildir folder.
 
-A subclass of `InboxResource`, so every asset and sensor that takes `inbox: InboxResource` reads
-IMAP unchanged; `orchestration/resources.py` chooses it in PROD when `CLAIMFLOW_INBOX=imap`.
+Subclasses of `InboxResource`, so every asset and sensor that takes `inbox: InboxResource` reads them
+unchanged; `orchestration/resources.py` chooses one in PROD by `CLAIMFLOW_INBOX` (`imap`, `graph`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from assets.resources import InboxResource
+from connectors.graph import GraphInbox
 from connectors.imap import ImapInbox
 
 
@@ -29,4 +31,22 @@ class ImapInboxResource(InboxResource):
         return ImapInbox(
             self.host, self.user, self.password, port=self.port, security=self.security, folder=self.folder,
             processed_folder=self.processed_folder or None, checkpoint_url=self.checkpoint_url,
+        )  # fmt: skip
+
+
+class GraphInboxResource(InboxResource):
+    """A folder of a Microsoft 365 mailbox through Microsoft Graph (application permission Mail.ReadWrite)."""
+
+    root: str = Field("", description="Unused for Graph (the Maildir root of the parent resource).")
+    tenant_id: str = Field(description="Entra ID tenant.")
+    client_id: str = Field(description="The app registration's client id.")
+    client_secret: str = Field(description="The app registration's secret; from a secret.")
+    mailbox: str = Field(description="The claims mailbox address.")
+    folder: str = Field("inbox", description="Folder claims arrive in (well-known name or id).")
+    processed_folder: str = Field("Processed", description="Display name of the folder processed mail moves to.")
+
+    def get(self) -> GraphInbox:
+        return GraphInbox(
+            self.tenant_id, self.client_id, self.client_secret, self.mailbox,
+            folder=self.folder, processed_folder=self.processed_folder,
         )  # fmt: skip

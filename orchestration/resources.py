@@ -71,9 +71,21 @@ def _local(s: Settings) -> dict:
 
 
 def _prod_inbox() -> InboxResource:
-    """`CLAIMFLOW_INBOX=imap`: the insurer's IMAP mailbox (checkpoints in the system of record); else Maildir."""
+    """`CLAIMFLOW_INBOX`: `imap` (checkpoints in the system of record), `graph` (Microsoft 365), else Maildir."""
     env = os.environ
-    if (env.get("CLAIMFLOW_INBOX") or "maildir").strip().lower() != "imap":
+    kind = (env.get("CLAIMFLOW_INBOX") or "maildir").strip().lower()
+    if kind == "graph":
+        from assets.mailboxes import GraphInboxResource
+
+        return GraphInboxResource(
+            tenant_id=dg.EnvVar("CLAIMFLOW_GRAPH_TENANT_ID"),
+            client_id=dg.EnvVar("CLAIMFLOW_GRAPH_CLIENT_ID"),
+            client_secret=dg.EnvVar("CLAIMFLOW_GRAPH_CLIENT_SECRET"),
+            mailbox=dg.EnvVar("CLAIMFLOW_GRAPH_MAILBOX"),
+            folder=env.get("CLAIMFLOW_GRAPH_FOLDER") or "inbox",
+            processed_folder=env.get("CLAIMFLOW_GRAPH_PROCESSED_FOLDER") or "Processed",
+        )
+    if kind != "imap":
         return InboxResource(root=dg.EnvVar("CLAIMFLOW_INBOX_DIR"))
     from assets.mailboxes import ImapInboxResource
 

@@ -54,3 +54,17 @@ def test_prod_reads_the_imap_mailbox_with_its_password_from_the_environment(monk
     assert "pw" not in repr(inbox)  # an EnvVar reference, resolved when a run starts
     monkeypatch.setenv("CLAIMFLOW_INBOX", "maildir")
     assert type(resources_for(Environment.PROD)["inbox"]).__name__ == "InboxResource"
+
+
+def test_prod_reads_a_microsoft_365_mailbox_when_told_to(monkeypatch):
+    from assets.mailboxes import GraphInboxResource
+    from orchestration.resources import resources_for
+
+    graph = {"CLAIMFLOW_INBOX": "graph", "CLAIMFLOW_GRAPH_TENANT_ID": "t", "CLAIMFLOW_GRAPH_CLIENT_ID": "c",
+             "CLAIMFLOW_GRAPH_CLIENT_SECRET": "secret-value", "CLAIMFLOW_GRAPH_MAILBOX": "claims@insurer.example"}  # fmt: skip
+    assert missing_prod_settings({**FULL_PROD, "CLAIMFLOW_INBOX": "graph"})[-1] == "CLAIMFLOW_GRAPH_MAILBOX"
+    for name, value in {**FULL_PROD, **graph}.items():
+        monkeypatch.setenv(name, value)
+    assert missing_prod_settings() == []
+    inbox = resources_for(Environment.PROD)["inbox"]
+    assert isinstance(inbox, GraphInboxResource) and "secret-value" not in repr(inbox)
