@@ -12,11 +12,13 @@ import statistics
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+
+from connectors.values import present, utc_naive
 
 metadata = sa.MetaData()
 
@@ -212,12 +214,6 @@ def effect_key(claim_number: str, step: str, change: int, queue: str) -> str:
     same change collides on this key.
     """
     return f"{claim_number}:{step}:{change}:{queue}"
-
-
-def utc_naive(moment: datetime | None = None) -> datetime:
-    """`moment` (default now) as a naive UTC datetime, the form every timestamp column stores."""
-    moment = moment or datetime.now(UTC)
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 @dataclass(frozen=True)
@@ -756,15 +752,8 @@ def _decision_row(row: Any) -> dict:
 
 def _text(value: Any) -> str | None:
     """A present, non-blank value as text; None, NaN and pd.NA as None."""
-    if value is None:
-        return None
-    try:
-        if bool(pd.isna(value)):
-            return None
-    except (TypeError, ValueError):  # array-likes are values, not gaps
-        pass
-    text = str(value).strip()
-    return text or None
+    value = present(value)
+    return None if value is None else str(value).strip()
 
 
 def _as_mapping(item: Any) -> Mapping[str, Any]:

@@ -18,6 +18,7 @@ from assets.project import (
     inbox_dir,
     warehouse_path,
 )
+from connectors.values import utc_naive
 from orchestration.settings import settings
 
 DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.local.yaml"
@@ -308,7 +309,6 @@ def start_serving(tracking_uri: str):
 
 def run_triage() -> tuple[bool, str]:
     """Score, route, assign, draft, write the system of record, audit, KPIs; returns (success, summary)."""
-    from datetime import UTC, datetime
 
     from orchestration.resources import resources_for
 
@@ -330,7 +330,7 @@ def run_triage() -> tuple[bool, str]:
         return False, "\n".join(lines + [f"  triage failed: {first_failure(result)}"])
     res = resources_for()
     system = res["system_of_record"].claims()
-    counts = system.counts(datetime.now(UTC).replace(tzinfo=None))
+    counts = system.counts(utc_naive())
     lines.append("  routes by queue    " + ", ".join(f"{q} {n}" for q, n in counts["by_queue"].items()))
     loads = [f"{h['name']} {h['current_load']}/{h['capacity']}" for h in counts["specialists"] if h["current_load"]]
     lines.append("  specialists' load  " + (", ".join(loads) or "none assigned"))

@@ -21,14 +21,15 @@ from connectors.mail import MailMessage, MailParseError, parse_message
 from connectors.schema import (
     CLAIM_EMAILS,
     CLAIM_MESSAGES,
-    CLAIMS_HISTORY,
     CLAIM_NOTES,
+    CLAIMS_HISTORY,
     EMAIL_RECEIPTS,
     MODEL_CALLS,
     PARSED_CLAIMS,
     POLICIES,
     QUARANTINED,
 )
+from connectors.values import utc_naive
 from connectors.vault import open_text
 from connectors.warehouse import Warehouse, records
 from models.contracts import EXTRACTED_FIELDS, ClaimFields
@@ -136,7 +137,7 @@ def ingest_inbox(
     the content-hash key makes that re-read a no-op.
     """
     res = IngestResult()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_naive()
     emails: dict[str, dict] = {}
     receipts, done = [], []
     for item in items:
@@ -386,7 +387,7 @@ def parse_pending(
     from models.redaction import detect_injection
 
     res = ParseResult()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_naive()
     with warehouse.connect() as con:
         pending = warehouse.pending(
             CLAIM_EMAILS, done=[CLAIM_MESSAGES, QUARANTINED], on=["content_hash"],
@@ -582,7 +583,7 @@ def _quarantine(email: dict, reason: str, detail: str | None, now: datetime, run
 
 def store_calls(warehouse: Warehouse, calls: list, run_id: str) -> None:
     """Keep every model call's provenance, usage and cost (cost per claim and audits read them)."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_naive()
     rows = []
     for call in calls:
         d = call.as_dict()

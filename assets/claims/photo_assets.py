@@ -1,7 +1,7 @@
 """Photo quality of every claim photo, and photos re-used across claims (a fraud signal)."""
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 import pandas as pd
@@ -10,6 +10,7 @@ from assets.claims.photos import PhotoError, PhotoQuality, assess_photo, find_re
 from assets.groups import CLAIMS
 from assets.resources import AttachmentStoreResource, WarehouseResource
 from connectors.schema import PARSED_CLAIMS, PHOTO_QUALITY
+from connectors.values import utc_naive
 
 
 @dg.asset(group_name=CLAIMS, deps=["parsed_claims"], kinds={"python", "duckdb"})
@@ -25,7 +26,7 @@ def photo_quality(
             where not exists (select 1 from {PHOTO_QUALITY} q
                               where q.claim_number = c.claim_number and q.sha256 = p.sha256)"""
     )
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_naive()
     rows, unreadable = [], 0
     for r in pending.itertuples(index=False):
         incident = r.incident_date.date() if isinstance(r.incident_date, pd.Timestamp) else r.incident_date

@@ -8,7 +8,6 @@ re-executed or concurrent run writes it once and a new champion that agrees writ
 
 import hashlib
 import json
-from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -31,6 +30,7 @@ from connectors.schema import (
     STATUS_DRAFTS,
     TRIAGE_DECISIONS,
 )
+from connectors.values import utc_naive
 from connectors.warehouse import records
 
 TRIAGE_STEP = "triage"
@@ -84,7 +84,7 @@ def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, wa
     claims = claims[[(c, v) not in done for c, v in zip(claims["claim_number"], claims["model_version"])]]
     policies = {p["policy_number"]: p for p in records(wh.read(f"select * from {POLICIES}"))}
     thresholds = config.thresholds()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_naive()
     rows = records(claims)
     verdicts = [verify_policy(claim, policies.get(claim["policy_number"])) for claim in rows]
     # The rules run over columns (route_frame); route() is the per-row reference they agree with.
@@ -167,7 +167,7 @@ def status_drafts(
                                 and p.needs_human is not distinct from d.needs_human)"""
     )
     client = claude.client()  # None without a key: the template drafter, said in provenance
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_naive()
     rows = []
     pending_rows = records(pending)
     jobs = {
@@ -262,7 +262,7 @@ def system_of_record_updates(
         written += report.written
         skipped += report.skipped_duplicates
         held += report.kept_reviewer_decision
-    counts = system.counts(datetime.now(UTC).replace(tzinfo=None))
+    counts = system.counts(utc_naive())
     return dg.MaterializeResult(
         metadata={
             "new_decisions": written,

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from email.utils import parseaddr
 from typing import Any
 
-import pandas as pd
+from connectors.values import present
 
 VERIFIED = "verified"
 UNKNOWN_POLICY = "unknown_policy"
@@ -150,18 +150,8 @@ def _fail(code: str, reason: str) -> PolicyVerdict:
 
 
 def _value(row: Mapping[str, Any], key: str) -> Any:
-    """`row[key]`, with missing values (None, NaN, NaT, pd.NA) as None; works for dicts and pandas rows."""
-    value = row.get(key) if hasattr(row, "get") else None
-    if value is None:
-        return None
-    try:
-        if bool(pd.isna(value)):
-            return None
-    except (TypeError, ValueError):  # array-likes are values, not gaps
-        pass
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
+    """`row[key]`, with missing values (None, NaN, NaT, pd.NA, blank) as None; dicts and pandas rows."""
+    return present(row.get(key)) if hasattr(row, "get") else None
 
 
 def _as_date(value: Any) -> date | None:

@@ -1,7 +1,6 @@
 """What the claims team gave up, in numbers: cycle time, work done without a person, queue age, cost."""
 
 import json
-from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -15,6 +14,7 @@ from connectors.schema import (
     TRIAGE_DECISIONS,
     TRIAGE_KPIS,
 )
+from connectors.values import utc_naive
 from monitoring.slo import decision_latency
 
 # Manual steps a handler does per claim without Claimflow: read the mail, key the fields,
@@ -61,11 +61,11 @@ def triage_kpis(warehouse: WarehouseResource, system_of_record: SystemOfRecordRe
         f"select cost_usd from {STATUS_DRAFTS} union all select cost_usd from {MODEL_CALLS}"
     )
     serving = wh.read(f"select coalesce(avg(cost_per_inference_usd), 0) as c from {SERVING_COSTS}")["c"].iloc[0]
-    counts = system_of_record.claims().counts(datetime.now(UTC).replace(tzinfo=None))
+    counts = system_of_record.claims().counts(utc_naive())
     kpis = compute_kpis(decisions, drafts, float(serving), counts)
     with wh.transaction() as con:
         wh.append(con, TRIAGE_KPIS, pd.DataFrame(
-            [{"measured_at": datetime.now(UTC).replace(tzinfo=None), "kpis": json.dumps(kpis, default=str)}]
+            [{"measured_at": utc_naive(), "kpis": json.dumps(kpis, default=str)}]
         ))
     return dg.MaterializeResult(
         metadata={k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in kpis.items() if v is not None}

@@ -1,6 +1,5 @@
 """The serving tier as assets: Triton serves the champion, claims are scored by it, its cost is measured."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +18,7 @@ from assets.resources import (
 )
 from connectors.schema import RISK_SCORES, SERVING_COSTS
 from connectors.tracing import bound_run
+from connectors.values import utc_naive
 from models.lineage import download_onnx
 from models.registry import CHAMPION, MODEL_NAME
 from models.risk import encode_features
@@ -120,7 +120,7 @@ def risk_scores(
         result = OnnxFallbackScorer(download_onnx(mlflow.tracking_uri, MODEL_NAME, champion), champion).score(encoded)
     if set(result.versions) != {champion}:
         raise dg.Failure(f"scores came from versions {result.versions}, not the champion {champion}: nothing stored")
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_naive()
     frame = pd.DataFrame(
         {
             "claim_number": pending["claim_number"],
