@@ -36,6 +36,7 @@ class Dossier:
     photos: list[dict] = field(default_factory=list)  # sha256, verdict, score, reasons, reused_in
     decision: dict | None = None  # the triage row: rule, reason, inputs, policy verdict and reason
     risk: dict | None = None  # score, model_version, served_by
+    contributions: list[dict] = field(default_factory=list)  # top feature effects on the score (models/explain)
     draft: dict | None = None  # subject, body, payload, provenance
     corrections: list[dict] = field(default_factory=list)  # reviewers' corrections, from the audit log
     warehouse_note: str | None = None
@@ -58,6 +59,7 @@ def build_dossier(
     *,
     warehouse_path: Path | None,
     inbox_dir: Path | None = None,
+    model_repository: Path | None = None,
     min_confidence: float = 0.75,
 ) -> Dossier:
     """The dossier of `claim_number` (raises `ReviewError` when it has no review item)."""
@@ -73,7 +75,7 @@ def build_dossier(
     import duckdb
 
     try:
-        parts = _warehouse_parts(claim_number, Path(warehouse_path), inbox_dir, min_confidence)
+        parts = _warehouse_parts(claim_number, Path(warehouse_path), inbox_dir, min_confidence, model_repository)
         for name, value in parts.items():
             setattr(dossier, name, copy.deepcopy(value))
     except duckdb.Error as err:  # duckdb's lock or a table not built yet: show what the SoR knows
@@ -88,20 +90,24 @@ _CACHE: OrderedDict[tuple, dict] = OrderedDict()
 _CACHE_SIZE = 512
 
 
-def _warehouse_parts(number: str, path: Path, inbox_dir: Path | None, floor: float) -> dict:
+def _warehouse_parts(number: str, path: Path, inbox_dir: Path | None, floor: float,
+                     model_repository: Path | None = None) -> dict:
     """The warehouse's part of a dossier, memoised per version of the warehouse file.
 
     Opening DuckDB costs more than the queries, and a reader may not keep it open (it would
     block the runs that write), so a claim seen twice between two writes is read once.
     """
     stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, number, str(inbox_dir), floor)
+    key = (str(path), stat.st_mtime_ns, stat.st_size, number, str(inbox_dir), floor, str(model_repository))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
     scratch = Dossier(item={}, claim=None)
     _from_warehouse(scratch, number, path, inbox_dir, floor)
-    parts = {name: getattr(scratch, name) for name in ("fields", "email", "photos", "decision", "risk", "draft")}
+    if model_repository is not None and scratch.risk and scratch.risk.get("model_version"):
+        scratch.contributions = _contributions(number, path, Path(model_repository), str(scratch.risk["model_version"]))
+    parts = {name: getattr(scratch, name)
+             for name in ("fields", "email", "photos", "decision", "risk", "draft", "contributions")}
     _CACHE[key] = parts
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -172,6 +178,37 @@ def _from_warehouse(dossier: Dossier, number: str, path: Path, inbox_dir: Path |
             "received_at": mail["received_at"], "text": open_text(mail["body_text"]) or "",
             "html": _original_html(inbox_dir, mail["inbox_key"]) if inbox_dir else None,
         }
+
+
+def _contributions(number: str, path: Path, repository: Path, version: str) -> list[dict]:
+    """The claim's top feature effects under the model version that scored it (its ONNX in the serving
+    repository); [] when that model or the claim's features are not at hand."""
+    import duckdb
+    import pandas as pd
+
+    from assets.dbt.project import dbt_relation
+    from models.explain import contributions, typical_values
+    from models.features import FEATURES
+    from models.onnx_export import onnx_predict
+
+    onnx_path = repository / "claims_risk" / version / "model.onnx"
+    if not onnx_path.is_file():
+        return []
+    try:
+        relation = dbt_relation("claim_features")
+    except (FileNotFoundError, KeyError, ValueError):
+        return []
+    columns = ", ".join(FEATURES)
+    with duckdb.connect(str(path), read_only=True, config={"threads": 1}) as con:
+        claim = con.execute(f"select {columns} from {relation} where claim_number = ?", [number]).df()
+        stat = path.stat()
+        key = ("typical", str(path), stat.st_mtime_ns)
+        if key not in _CACHE:  # the reference claims change only when the warehouse does
+            _CACHE[key] = typical_values(con.execute(f"select {columns} from {relation} using sample 2000 rows").df())
+    if claim.empty:
+        return []
+    onnx_bytes = onnx_path.read_bytes()
+    return contributions(lambda frame: onnx_predict(onnx_bytes, frame), claim.head(1), _CACHE[key])
 
 
 def _original_html(inbox_dir: Path, key: str | None) -> str | None:

@@ -48,6 +48,7 @@ class WebConfig:
     inbox_dir: Path | None = None
     attachments_dir: Path | None = None
     reports_dir: Path | None = None
+    model_repository: Path | None = None  # the serving repository: the ONNX that explains a score
     registry_uri: str | None = None  # None: found per request (server, else the local store)
     mlflow_ui_url: str | None = None
     https: bool = False
@@ -76,6 +77,7 @@ class WebConfig:
             inbox_dir=s.inbox_dir,
             attachments_dir=s.attachments_dir,
             reports_dir=reports_dir(),
+            model_repository=s.triton_repository,
             mlflow_ui_url=s.mlflow_tracking_uri,
             https=s.public_url.startswith("https://"),
             claim_timeout_minutes=claim_timeout_minutes(),
@@ -180,6 +182,7 @@ def create_app(config: WebConfig) -> FastAPI:
     templates.env.filters["when"] = _when
     templates.env.filters["age"] = _age
     templates.env.filters["words"] = lambda s: str(s or "").replace("_", " ")
+    templates.env.filters["num"] = _num
     templates.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * float(x):.0f}%"
 
     @app.middleware("http")
@@ -318,7 +321,7 @@ def create_app(config: WebConfig) -> FastAPI:
 
         try:
             dossier = build_dossier(app.state.queue, claim_number, warehouse_path=config.warehouse_path,
-                                    inbox_dir=config.inbox_dir)
+                                    inbox_dir=config.inbox_dir, model_repository=config.model_repository)
         except ReviewError as error:
             raise HTTPException(status_code=404, detail=str(error)) from None
         safe_html, blocked = (None, 0)
@@ -539,6 +542,15 @@ def _when(moment) -> str:
         except ValueError:
             return moment
     return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _num(value) -> str:
+    """A feature value as a person reads it: whole numbers plain, others to two decimals, gaps as a dash."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+    return str(value)
 
 
 def _age(minutes) -> str:
