@@ -64,3 +64,26 @@ def outside_call(system: str, operation: str, *, claims: int | None = None, **at
             raise
         finally:
             span.set_attribute("claimflow.duration_s", time.perf_counter() - start)
+
+
+class TracedClient:
+    """A client whose public method calls each run inside `outside_call(system, <method>)`.
+
+    For SDK clients with many entry points (MLflow's `MlflowClient`): every request is traced
+    without touching each call site.
+    """
+
+    def __init__(self, client: Any, system: str):
+        self._client = client
+        self._system = system
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+
+        def traced(*args, **kwargs):
+            with outside_call(self._system, name):
+                return attr(*args, **kwargs)
+
+        return traced

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from connectors.audit import AuditLog
+from connectors.tracing import TracedClient
 
 MODEL_NAME = "claims_risk"
 CHAMPION = "champion"
@@ -123,7 +124,7 @@ class ModelRegistry:
         """The MLflow client, built on first use: importing mlflow costs seconds a listing does not need."""
         from mlflow import MlflowClient
 
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return TracedClient(MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri), "mlflow")
 
     # ------------------------------------------------------------------ reading
 
