@@ -184,7 +184,6 @@ def _contributions(number: str, path: Path, repository: Path, version: str) -> l
     """The claim's top feature effects under the model version that scored it (its ONNX in the serving
     repository); [] when that model or the claim's features are not at hand."""
     import duckdb
-    import pandas as pd
 
     from assets.dbt.project import dbt_relation
     from models.explain import contributions, typical_values

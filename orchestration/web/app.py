@@ -10,6 +10,7 @@ acting is the signed-in user from `CurrentUser`, never a name in a form.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -546,7 +547,7 @@ def _when(moment) -> str:
 
 def _num(value) -> str:
     """A feature value as a person reads it: whole numbers plain, others to two decimals, gaps as a dash."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, float):
         return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
