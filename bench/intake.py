@@ -51,13 +51,21 @@ def main() -> int:
         import dagster as dg
 
         from assets.claims.assets import claim_emails, parsed_claims_and_quarantine
-        from assets.resources import AttachmentStoreResource, InboxResource, WarehouseResource
+        from assets.resources import (
+            AttachmentStoreResource,
+            ClaudeResource,
+            InboxResource,
+            SystemOfRecordResource,
+            WarehouseResource,
+        )
 
         baseline = min(bare_loop(files) for _ in range(2))
         resources = {
             "inbox": InboxResource(root=str(home / "inbox")),
             "attachments": AttachmentStoreResource(root=str(home / "attachments")),
             "warehouse": WarehouseResource(path=str(home / "warehouse.duckdb")),
+            "claude": ClaudeResource(api_key_env="CLAIMFLOW_BENCH_NO_KEY"),  # rules only: the bench measures intake
+            "system_of_record": SystemOfRecordResource(url=f"sqlite:///{home / 'sor.db'}"),
         }
         t0 = time.perf_counter()
         result = dg.materialize(

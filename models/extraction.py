@@ -361,8 +361,18 @@ _INSTRUCTION = re.compile(
 )
 
 
+# Words every instruction pattern needs: a cheap gate before the costly pattern.
+_INSTRUCTION_GATE = re.compile(
+    r"ignor|disregard|forget|override|oubli|olvida|negeer|vergiss|instruc|istruz|assistant|system|note to|"
+    r"hinweis an|the (?:policy|amount|claim)",
+    re.IGNORECASE,
+)
+
+
 def instruction_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each paragraph (or bracketed aside) that carries instruction-like text."""
+    if not _INSTRUCTION_GATE.search(text):
+        return []
     spans = []
     for m in _INSTRUCTION.finditer(text):
         start = text.rfind("\n\n", 0, m.start())
@@ -404,16 +414,23 @@ def _pick_number(cands: list[_Number]) -> tuple[str | None, float]:
 
 
 def _find_claim(regions: Regions, subject: str, rules: ExtractionRules) -> tuple[str | None, float]:
+    value, conf, _ = _find_claim_where(regions, subject, rules)
+    return value, conf
+
+
+def _find_claim_where(regions: Regions, subject: str, rules: ExtractionRules) -> tuple[str | None, float, bool]:
+    """(value, confidence, found in the mail's own words at all, malformed included)."""
     own = _claim_candidates(subject, rules)
     for text in (regions.forwarded_subject, regions.claim_text, regions.primary if regions.is_forward else ""):
         if text:
             own += _claim_candidates(text, rules)
     if own:
         # A malformed number in the mail's own words is its claim number: never replace it by an old one.
-        return _pick_number(own)
+        value, conf = _pick_number(own)
+        return value, conf, True
     # A follow-up may name its claim only in the quoted mail it answers.
     value, conf = _pick_number(_claim_candidates(regions.quoted, rules))
-    return value, conf * 0.8
+    return value, conf * 0.8, False
 
 
 def _find_policy(regions: Regions, subject: str, rules: ExtractionRules) -> tuple[str | None, float]:
@@ -707,6 +724,7 @@ def _incident_date_scored(
     for order, (text, weight) in enumerate(texts):
         if not text:
             continue
+        text = text[:_MAX_SCAN_CHARS]
         cands = _explicit_dates(text, latest)
         cands += _relative_dates(text, ref, cands, language)
         for c in cands:
@@ -849,6 +867,7 @@ class AmountPick:
 
 def _amount_candidates(text: str) -> tuple[list[tuple[float, int, Decimal, str | None, str]], list[Decimal]]:
     cands, negative = [], []
+    text = text[:_MAX_SCAN_CHARS]
     matches = list(islice(_AMOUNT.finditer(text), _MAX_AMOUNTS))
     for i, m in enumerate(matches):
         token = (m.group("cb") or m.group("ca") or "").lower()
@@ -1147,7 +1166,7 @@ _COMPOUND_STEMS = (
 
 def _loss_scores(text: str, language: str | None = None) -> tuple[dict[str, float], bool]:
     """Score each loss type over `text`; also say whether any evidence needed a typo correction."""
-    text = _LOSS_NOISE.sub(" ", _EMAIL.sub(" ", text))
+    text = _LOSS_NOISE.sub(" ", _EMAIL.sub(" ", text[:_MAX_SCAN_CHARS]))
     # German capitalises every noun, so a capitalised run there is no proper name.
     text = _NAME_LINE.sub(" ", text if language == "de" else _NAME_MID.sub(" ", text))
     folded = _fold(text)
@@ -1316,6 +1335,7 @@ def _region_for(sender: str | None, language: str | None) -> str:
 
 # "06 12 34 56 78", "06.24.60.98.04": a French customer writing in English (the insurer is French).
 _FR_PAIRS = re.compile(r"^0[1-9](?:[ .-]?\d\d){4}$")
+_PHONE_CANDIDATE = re.compile(r"(?<![\w+/.,-])(?:\+|00)?\(?\d[\d \t().\-/]{6,20}\d(?![\w.,]?\d)")
 _CLAIM_LIKE = re.compile(r"^20\d\d\s?[/-]\s?\d{3,}$")
 _NANP = re.compile(r"^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}$")
 _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
@@ -1326,38 +1346,33 @@ def pick_phone(text: str, region: str) -> tuple[str | None, float]:
     import phonenumbers  # only when a mail is read: the metadata import costs ~50 ms
 
     found: dict[int, tuple[str, bool]] = {}
-    text = text.replace("(0)", "   ")  # "+33 (0)6 ...": the trunk 0 is not dialled from abroad; same length
-    text = text[:_MAX_SCAN_CHARS]
-    # A national number is read with the writer's region; failing that, "(212) 555-0147" is American.
-    for reg in dict.fromkeys((region, "US")):
+    text = text[:_MAX_SCAN_CHARS].replace("(0)", "   ")  # "+33 (0)6 ...": the trunk 0 is not dialled; same length
+    # Candidates by one cheap pattern, then libphonenumber parses each (its own matcher scans
+    # the text with many patterns and cost ~30 ms a mail).
+    for m in islice(_PHONE_CANDIDATE.finditer(text), _MAX_AMOUNTS):
+        raw = m.group(0).strip()
+        digits = re.sub(r"\D", "", raw)
+        if not 9 <= len(digits) <= 15 or _DATE_LIKE.match(raw) or _CLAIM_LIKE.match(raw):
+            continue
+        if re.search(r"(?:clm|20\d\d)[\s/-]*$", text[max(0, m.start() - 10) : m.start()], re.IGNORECASE):
+            continue
+        if _POLICY_LABEL.search(text[max(0, m.start() - 25) : m.start()]):
+            continue
+        reg = region
+        if region in ("GB", "US") and _FR_PAIRS.match(raw):
+            reg = "FR"
+        elif _NANP.match(raw) and (raw.startswith("(") or region not in _LANGUAGE_REGION.values()):
+            reg = "US"
         try:
-            # POSSIBLE, not VALID: reserved drama ranges and new mobile blocks are real to the writer.
-            matcher = phonenumbers.PhoneNumberMatcher(text, reg, leniency=phonenumbers.Leniency.POSSIBLE,
-                                                      max_tries=_MAX_AMOUNTS)
-            for match in matcher:
-                raw = match.raw_string
-                digits = re.sub(r"\D", "", raw)
-                if match.start in found or len(digits) < 9 or _DATE_LIKE.match(raw.strip()) \
-                        or _CLAIM_LIKE.match(raw.strip()):
-                    continue
-                if re.search(r"(?:clm|20\d\d)[\s/-]*$", text[max(0, match.start - 10) : match.start], re.IGNORECASE):
-                    continue
-                if _POLICY_LABEL.search(text[max(0, match.start - 25) : match.start]):
-                    continue
-                number = match.number
-                if reg in ("GB", "US") and _FR_PAIRS.match(raw.strip()):
-                    number = phonenumbers.parse(raw, "FR")
-                if reg != "US" and _NANP.match(raw.strip()) and (
-                        raw.strip().startswith("(") or not phonenumbers.is_valid_number(number)):
-                    number = phonenumbers.parse(raw, "US")  # "(617) 555-0182" is North American
-                if not phonenumbers.is_possible_number(number):
-                    continue
-                e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-                found[match.start] = (e164, phonenumbers.is_valid_number(number))
-        except Exception:  # noqa: BLE001 - libphonenumber on hostile text: no phone, not a crash
-            break
-        if found:
-            break
+            number = phonenumbers.parse(raw, reg)
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number(number) and _NANP.match(raw) and reg != "US":
+            number = phonenumbers.parse(raw, "US")  # "(617) 555-0182" is North American
+        if not phonenumbers.is_possible_number(number):
+            continue
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        found[m.start()] = (e164, phonenumbers.is_valid_number(number))
     cands = []
     for start, (e164, valid) in sorted(found.items()):
         line_start, line = _line_at(text, start)
@@ -1543,8 +1558,7 @@ def extract(
             if value is not None:
                 values[name], conf[name], prov[name] = value, c * quoted_factor, "rules:quoted"
 
-    values["claim_number"], conf["claim_number"] = _find_claim(regions, subject, rules)
-    own_claims = _claim_candidates("\n".join((subject, regions.forwarded_subject, claim_text, note)), rules)
+    values["claim_number"], conf["claim_number"], own_claims = _find_claim_where(regions, subject, rules)
     if values["claim_number"] is not None and not own_claims:
         prov["claim_number"] = "rules:quoted"
     if values["claim_number"] is None and not own_claims:
