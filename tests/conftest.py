@@ -30,6 +30,7 @@ def mlflow_server(tmp_path_factory):
     from models.tracking import free_port, start_tracking_server
 
     root = tmp_path_factory.mktemp("mlflow")
-    server = start_tracking_server(root, port=free_port(), reuse=False)
+    # A shared 2-core CI box under load needs more than the default 90 s for MLflow to come up.
+    server = start_tracking_server(root, port=free_port(), reuse=False, timeout=300)
     yield server
     server.stop()
