@@ -107,9 +107,15 @@ class InMemoryPolicySystem(PolicySystem):
 
 # ------------------------------------------------------------------ claims system
 
-# The claims system's queue names (the triage rules own them; connectors import nothing of ours).
-SOR_QUEUES: tuple[str, ...] = ("fast_track", "standard", "specialist", "fraud_review", "human_review")
-REVIEW_QUEUES: tuple[str, ...] = ("human_review", "fraud_review")
+# The claims system's queues, named once here (the system stores them); the triage rules
+# (assets/claims/routing.py) route to these names.
+FAST_TRACK = "fast_track"
+STANDARD = "standard"
+SPECIALIST = "specialist"
+FRAUD_REVIEW = "fraud_review"
+HUMAN_REVIEW = "human_review"
+SOR_QUEUES: tuple[str, ...] = (FAST_TRACK, STANDARD, SPECIALIST, FRAUD_REVIEW, HUMAN_REVIEW)
+REVIEW_QUEUES: tuple[str, ...] = (HUMAN_REVIEW, FRAUD_REVIEW)
 CLAIM_STATUSES: tuple[str, ...] = ("queued", "assigned", "awaiting_review", "reviewed")
 REVIEW_STATUSES: tuple[str, ...] = ("waiting", "claimed", "decided", "superseded")
 OPEN_REVIEW_STATUSES: tuple[str, ...] = ("waiting", "claimed")

@@ -18,5 +18,6 @@ NUMERIC_FEATURES: tuple[str, ...] = (
 CATEGORICAL_FEATURES: tuple[str, ...] = ("area", "vehicle_brand", "loss_type")
 FEATURES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 LABEL = "high_risk"  # needed a specialist or fraud review
+MODEL_NAME = "claims_risk"  # the risk model's name in the registry and on the serving tier
 TIME_COLUMN = "incident_date"
 ID_COLUMN = "claim_number"

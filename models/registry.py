@@ -23,8 +23,8 @@ from functools import cached_property
 
 from connectors.audit import AuditLog
 from connectors.tracing import TracedClient
+from models.features import MODEL_NAME
 
-MODEL_NAME = "claims_risk"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS = "previous_champion"

@@ -17,16 +17,20 @@ import numpy as np
 import pandas as pd
 
 from assets.claims.verification import PolicyVerdict
+from connectors.system_of_record import (
+    FAST_TRACK,
+    FRAUD_REVIEW,
+    HUMAN_REVIEW,
+    REVIEW_QUEUES,
+    SPECIALIST,
+    STANDARD,
+)
+from connectors.system_of_record import SOR_QUEUES as QUEUES
 
-FAST_TRACK = "fast_track"
-STANDARD = "standard"
-SPECIALIST = "specialist"
-FRAUD_REVIEW = "fraud_review"
-HUMAN_REVIEW = "human_review"
-QUEUES: tuple[str, ...] = (FAST_TRACK, STANDARD, SPECIALIST, FRAUD_REVIEW, HUMAN_REVIEW)
 # Queues a reviewer can send a claim to (human_review is where the reviewer stands).
 WORK_QUEUES: tuple[str, ...] = (FAST_TRACK, STANDARD, SPECIALIST, FRAUD_REVIEW)
-REVIEW_QUEUES: tuple[str, ...] = (HUMAN_REVIEW, FRAUD_REVIEW)
+__all__ = ["FAST_TRACK", "FRAUD_REVIEW", "HUMAN_REVIEW", "QUEUES", "REVIEW_QUEUES", "SPECIALIST", "STANDARD",
+           "WORK_QUEUES"]
 
 RULES: tuple[str, ...] = (
     "R1_low_extraction_confidence",

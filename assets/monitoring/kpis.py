@@ -5,6 +5,7 @@ import json
 import dagster as dg
 import pandas as pd
 
+from assets.claims.routing import FAST_TRACK, SPECIALIST, STANDARD
 from assets.groups import MONITORING
 from assets.resources import SystemOfRecordResource, WarehouseResource
 from connectors.schema import (
@@ -20,7 +21,7 @@ from monitoring.slo import decision_latency
 # Manual steps a handler does per claim without Claimflow: read the mail, key the fields,
 # check the policy, judge the risk, pick a queue, pick a handler, write the acknowledgement.
 MANUAL_STEPS_PER_CLAIM = 7
-AUTOMATED_QUEUES = ("fast_track", "standard", "specialist")
+AUTOMATED_QUEUES = (FAST_TRACK, STANDARD, SPECIALIST)
 
 
 def compute_kpis(decisions: pd.DataFrame, drafts: pd.DataFrame, serving_cost_per_claim: float,

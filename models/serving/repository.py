@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.features import MODEL_NAME
 from models.onnx_export import INPUT_NAME, OUTPUT_NAME, encoding_from_onnx
 from models.risk import DEFAULT_ENCODING
 
-MODEL_NAME = "claims_risk"
 BACKEND_TEMPLATE = Path(__file__).with_name("backend_model.py")
 OUTPUT_WIDTH = 2
 
