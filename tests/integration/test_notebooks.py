@@ -1,0 +1,184 @@
+"""Both notebooks executed against a demo-sized home: a notebook that raises fails the suite.
+
+The home is built the way `claimflow demo` builds it, only smaller: policies, a sample inbox
+through the intake job, a model trained, gated, approved and promoted on a real MLflow server,
+triage scored by a real Triton, a second (challenger) model, and two reviewer decisions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MAILS = 400  # the drift gate needs a few hundred recent claims: its distances are noisy below that
+SEED = 5
+HISTORY_ROWS = 8_000  # the lifecycle tests' size: enough for every gate, a fraction of the demo's training time
+TRAINING = {"ops": {"claims_history": {"config": {"rows": HISTORY_ROWS}}}}
+
+
+def build_demo_home(home: Path, tracking_uri: str) -> dict[str, float]:
+    """A small `claimflow demo` in `home` (the environment must already point at it); seconds per stage."""
+    from assets.claims.review import ReviewQueue
+    from assets.training.assets import ClaimsHistoryConfig
+    from connectors.inbox import MaildirInbox
+    from connectors.samples.inbox import claims_for_inbox, generate_inbox
+    from connectors.samples.policies import build_policy_table
+    from connectors.system_of_record import SqlPolicySystem
+    from orchestration.resources import DEMO_APPROVER
+    from orchestration.runner import (
+        run_intake,
+        run_job,
+        run_lifecycle,
+        run_triage,
+        start_serving,
+    )
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    home.mkdir(parents=True, exist_ok=True)
+    policies = build_policy_table()
+    sor = f"sqlite:///{home / 'system_of_record.db'}"
+    SqlPolicySystem(sor).load_policies(policies)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    claims = claims_for_inbox(policies, count=MAILS, seed=SEED, now=now, claims_seed=ClaimsHistoryConfig().seed)
+    samples = home.parent / "samples"
+    generate_inbox(MAILS, SEED, samples, policies, now=now, claims=claims)
+    inbox = MaildirInbox(home / "inbox")
+    inbox.ensure()
+    for eml in sorted(samples.glob("*.eml")):
+        inbox.deliver(eml.read_bytes(), name=eml.name)
+    assert run_job("claims_history_sync", TRAINING).success
+    summary = run_intake()
+    assert summary.success, summary.render()
+    timings["intake"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ok, text = run_lifecycle(DEMO_APPROVER, TRAINING)
+    assert ok, text
+    timings["training"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    triton, _ = start_serving(tracking_uri)
+    with triton:
+        ok, text = run_triage()
+    assert ok, text
+    timings["triage"] = time.perf_counter() - t0
+
+    # A challenger: the same recipe with other hyper-parameters, registered beside the champion.
+    t0 = time.perf_counter()
+    challenger = {"ops": {**TRAINING["ops"], "risk_model_candidate": {"config": {"learning_rate": 0.2,
+                                                                                 "max_leaf_nodes": 8}}}}
+    run_job("model_training", challenger)  # its gates may pass or fail; the registry holds it either way
+    timings["challenger"] = time.perf_counter() - t0
+
+    # Two reviewer decisions, one approving the suggestion and one overriding it: the error rate's inputs.
+    queue = ReviewQueue(claims_system_of(sor))
+    waiting = [w["claim_number"] for w in queue.system.review_waiting()][:2]
+    for number, action in zip(waiting, ("approve", "override")):
+        queue.claim(number, "ana.martin")
+        item = queue.show(number)
+        if action == "approve" and (item["proposed_queue"] or item["suggested_queue"] != "human_review"):
+            queue.decide(number, "ana.martin", "approve", reason="the rules' proposal fits the evidence")
+        else:
+            queue.decide(number, "ana.martin", "override", queue="specialist", reason="prior fraud on this plate")
+    return timings
+
+
+def claims_system_of(url: str):
+    from connectors.system_of_record import ClaimsSystem
+
+    system = ClaimsSystem(url)
+    system.ensure_schema()
+    return system
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory, mlflow_server, dbt_manifest) -> Iterator[Path]:
+    """The demo-sized home, built once for both notebooks."""
+    from models.tracking import free_port
+
+    home = tmp_path_factory.mktemp("notebooks") / "claimflow"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLAIMFLOW_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        mp.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+        mp.setenv("CLAIMFLOW_USER", "trainer.bot")
+        mp.setenv("CLAIMFLOW_APPROVERS", "demo.approver,risk.officer")
+        for var in ("HTTP", "GRPC", "METRICS"):
+            mp.setenv(f"CLAIMFLOW_TRITON_{var}_PORT", str(free_port()))
+        timings = build_demo_home(home, mlflow_server.url)
+        print(f"demo-sized home built: {timings}")
+        yield home
+
+
+def _errors(nb) -> list[str]:
+    return [f"{o['ename']}: {o['evalue']}" for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def _images(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def _tagged(nb, tag: str):
+    return next(c for c in nb.cells if tag in c.get("metadata", {}).get("tags", []))
+
+
+@pytest.mark.timeout(900)
+def test_the_roi_report_shows_the_measured_yield_break_even_npv_and_a_tornado(demo_home, tmp_path, capsys):
+    from assets.project import system_of_record_path, warehouse_path
+    from monitoring import roi
+    from orchestration.cli import main as cli
+
+    out = tmp_path / "roi.html"
+    t0 = time.perf_counter()
+    assert cli(["report", "roi", "--out", str(out)]) == 0
+    print(f"roi notebook: {time.perf_counter() - t0:.1f} s")
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    html = out.read_text()
+
+    # The figures the notebook shows are those of the tested model on this home's measurements.
+    measured = roi.measure_yield(warehouse_path(), f"sqlite:///{system_of_record_path()}")
+    assert measured.claims_decided > 50 and 0 < measured.share_without_person < 1
+    assert measured.reviewer_decisions == 2 and measured.reviewer_overrides >= 1
+    params = roi.RoiParameters(serving_cost_per_claim=measured.serving_cost_per_claim or 0.0)
+    summary = roi.summarise(params, measured.steps_avoided)
+    assert summary["break_even_month"] is not None
+    assert f"break-even month: {summary['break_even_month']}" in html
+    assert f"NPV USD: {summary['npv_usd']:.0f}" in html
+    print(f"demo home: break-even month {summary['break_even_month']}, NPV ${summary['npv_usd']:,.0f}")
+
+    # The tornado cell's output is an embedded PNG, and every figure is there.
+    tornado = html.split("celltag_tornado", 1)[1].split("jp-Cell ", 1)[0]
+    assert "data:image/png;base64," in tornado
+    assert html.count("data:image/png;base64,") >= 6
+    assert "Traceback" not in html and "social flow: not yet run" in html
+
+
+@pytest.mark.timeout(900)
+def test_the_model_exploration_runs_on_the_registry_and_compares_the_challenger(demo_home, mlflow_server, tmp_path):
+    from orchestration.commands.report import render
+
+    t0 = time.perf_counter()
+    rendered = render("models", tmp_path / "models.html",
+                      {"claimflow_home": str(demo_home), "tracking_uri": mlflow_server.url})
+    print(f"model exploration notebook: {time.perf_counter() - t0:.1f} s")
+    nb = rendered.notebook
+    assert _errors(nb) == []
+    assert _images(nb) >= 7  # training set, calibration, PR, dependence, bias, live scores, challenger
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "review decisions changed:" in text  # a challenger beside the champion was compared
+    assert "data:image/png;base64," in rendered.html
+
+
+def test_a_notebook_that_raises_fails_with_its_cell_and_error(tmp_path):
+    from orchestration.commands.report import NotebookFailed, build_notebook, execute
+
+    nb = build_notebook("roi", {"claimflow_home": str(tmp_path / "nowhere")})
+    with pytest.raises(NotebookFailed, match=r"notebook roi failed in cell \d+: MissingWarehouse: no warehouse"):
+        execute(nb, timeout=300, name="roi")
