@@ -29,6 +29,7 @@ from orchestration.automation import (
 )
 from orchestration import social_automation as social
 from orchestration.environment import Environment, get_environment
+from orchestration.k8s import kubernetes_jobs
 from orchestration.resources import resources_for
 
 
@@ -45,11 +46,10 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
         ],
         asset_checks=dg.load_asset_checks_from_modules([claims_checks, training_checks, social_checks]),
         jobs=[
-            claims_intake_job,
-            claims_triage_job,
+            # PROD: pod sizes, run-queue tags, a pod per training step (orchestration/k8s.py).
+            *kubernetes_jobs(env, [claims_intake_job, claims_triage_job, model_training_job]),
             claims_flow_job,
             claims_history_job,
-            model_training_job,
             champion_promotion_job,
             social.social_pull_job,
             social.social_trends_job,
