@@ -38,11 +38,17 @@ def _key(table: Table | str, key: Sequence[str] | None) -> Sequence[str]:
     raise ValueError(f"{table}: no key given and none declared")
 
 
-def _unregister(con: duckdb.DuckDBPyConnection) -> None:
-    # After a failed statement the transaction is aborted and unregister would raise too,
-    # hiding the error that matters; the connection is discarded by the caller anyway.
-    with contextlib.suppress(duckdb.Error):
-        con.unregister("_incoming")
+@contextmanager
+def _incoming(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
+    """`frame` visible to SQL as `_incoming` for the duration; yields its quoted column list."""
+    con.register("_incoming", frame)
+    try:
+        yield ", ".join(f'"{c}"' for c in frame.columns)
+    finally:
+        # After a failed statement the transaction is aborted and unregister would raise too,
+        # hiding the error that matters; the connection is discarded by the caller anyway.
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_incoming")
 
 
 class Warehouse:
@@ -104,11 +110,8 @@ class Warehouse:
         """Append the rows of `frame` to `table` (columns matched by name). Returns rows written."""
         if frame.empty:
             return 0
-        con.register("_incoming", frame)
-        try:
+        with _incoming(con, frame):
             con.execute(f"insert into {table} by name select * from _incoming").fetchall()
-        finally:
-            _unregister(con)
         return len(frame)
 
     def upsert(
@@ -119,14 +122,10 @@ class Warehouse:
         key = _key(table, key)
         if frame.empty:
             return 0
-        con.register("_incoming", frame)
-        try:
-            cols = ", ".join(f'"{c}"' for c in frame.columns)
-            match = " and ".join(f't."{k}" = s."{k}"' for k in key)
+        match = " and ".join(f't."{k}" = s."{k}"' for k in key)
+        with _incoming(con, frame) as cols:
             con.execute(f"delete from {table} t where exists (select 1 from _incoming s where {match})").fetchall()
             con.execute(f"insert into {table} ({cols}) select {cols} from _incoming").fetchall()
-        finally:
-            _unregister(con)
         return len(frame)
 
     def insert_new(
@@ -137,18 +136,14 @@ class Warehouse:
         key = _key(table, key)
         if frame.empty:
             return 0
-        con.register("_incoming", frame)
-        try:
-            cols = ", ".join(f'"{c}"' for c in frame.columns)
-            match = " and ".join(f't."{k}" = s."{k}"' for k in key)
+        match = " and ".join(f't."{k}" = s."{k}"' for k in key)
+        with _incoming(con, frame) as cols:
             before = con.execute(f"select count(*) from {table}").fetchall()[0][0]
             con.execute(
                 f"insert into {table} ({cols}) select {cols} from _incoming s "
                 f"where not exists (select 1 from {table} t where {match})"
             ).fetchall()
             after = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-        finally:
-            _unregister(con)
         return after - before
 
     def read(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
