@@ -246,6 +246,9 @@ class ModelRegistry:
         self.client.set_model_version_tag(self.name, str(version), f"gate.{gate}", PASSED if passed else FAILED)
         body = json.dumps(detail, sort_keys=True, default=str)[:4900]
         self.client.set_model_version_tag(self.name, str(version), f"gate.{gate}.detail", body)
+        # What the MLflow UI shows a person: the verdict in words, beside the evidence as JSON.
+        words = f"{PASSED if passed else FAILED}: {detail.get('reason') or 'no reason recorded'}"
+        self.client.set_model_version_tag(self.name, str(version), f"gate.{gate}.verdict", words[:4900])
 
     # ------------------------------------------------------------------ approval
 

@@ -118,3 +118,15 @@ def test_models_list_answers_in_under_two_seconds_without_importing_mlflow(world
     assert done.stdout.splitlines()[1].startswith(f"{world['version']}  ")
     # Under 2 s on an idle core (measured 0.8 s); the bound leaves room for a busy CI machine.
     assert elapsed < 6, f"models list took {elapsed:.1f}s"
+
+
+def test_a_gate_verdict_reads_as_words_on_the_version(world, tmp_path):
+    # Regression: the MLflow UI showed gate verdicts only as raw JSON tags.
+    uri = world["url"]
+    registry = ModelRegistry(uri, AuditLog(f"sqlite:///{tmp_path / 'a.db'}"), GovernancePolicy(approvers=()))
+    registry.record_gate(world["version"], "drift", False, {"reason": "5 of 14 features drifted (36%)",
+                                                            "share_drifted": 0.36})
+    tags = MlflowClient(uri).get_model_version("claims_risk", str(world["version"])).tags
+    assert tags["gate.drift.verdict"] == "failed: 5 of 14 features drifted (36%)"
+    row = registry.list_versions()[0]
+    assert row.gates["drift"] == "failed" and row.gate_details["drift"]["share_drifted"] == 0.36
