@@ -92,7 +92,7 @@ def main() -> int:
         assert run_job("claims_history_sync", history).success
         n_claims = land_claims(home, policies, args.claims, today)
         port = settings().mlflow_port
-        with start_tracking_server(mlflow_dir(), port=port) as mlflow:
+        with start_tracking_server(mlflow_dir(), port=port, timeout=600) as mlflow:
             features_job = "bench_features"
             from orchestration.definitions import build_definitions
 
