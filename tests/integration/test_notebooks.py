@@ -30,7 +30,7 @@ def build_demo_home(home: Path, tracking_uri: str) -> dict[str, float]:
     from connectors.samples.inbox import claims_for_inbox, generate_inbox
     from connectors.samples.policies import build_policy_table
     from connectors.system_of_record import SqlPolicySystem
-    from orchestration.resources import DEMO_APPROVER
+    from orchestration.commands.users import DEMO_RISK_OFFICER
     from orchestration.runner import (
         run_intake,
         run_job,
@@ -59,7 +59,7 @@ def build_demo_home(home: Path, tracking_uri: str) -> dict[str, float]:
     timings["intake"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    ok, text = run_lifecycle(DEMO_APPROVER, TRAINING)
+    ok, text = run_lifecycle(DEMO_RISK_OFFICER, TRAINING)
     assert ok, text
     timings["training"] = time.perf_counter() - t0
 
