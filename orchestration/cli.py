@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     from orchestration.commands import (
         audit,
         models,
+        observe,
         photos,
         report,
         review,
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         web,
     )
 
-    for module in (photos, review, audit, models, serve, ui, users, web, report):
+    for module in (photos, review, audit, models, serve, ui, users, web, observe, report):
         module.register(sub)
     from orchestration.commands import privacy
 

@@ -10,6 +10,8 @@ from assets.claims import photo_assets, triage_assets
 from assets.dbt.assets import claimflow_dbt_assets
 from assets.monitoring import assets as monitoring_assets
 from assets.monitoring import kpis
+from assets.monitoring import live as live_monitoring
+from assets.monitoring import traces as claim_traces
 from assets.serving import assets as serving_assets
 from assets.social import assets as social_assets
 from assets.social import checks as social_checks
@@ -39,7 +41,8 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             *dg.load_assets_from_modules(
-                [claims_assets, photo_assets, triage_assets, training_assets, monitoring_assets, kpis, serving_assets]
+                [claims_assets, photo_assets, triage_assets, training_assets, monitoring_assets, kpis, serving_assets,
+                 live_monitoring, claim_traces]
             ),
             claimflow_dbt_assets,
             *dg.load_assets_from_modules([social_assets]),
@@ -54,9 +57,10 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
             social.social_pull_job,
             social.social_trends_job,
             social.social_flow_job,
+            live_monitoring.live_monitoring_job,
         ],
-        schedules=[social.social_hourly_schedule, claims_history_schedule, claims_daily_schedule],
-        sensors=[social.social_pull_sensor, claims_inbox_sensor, model_approval_sensor],
+        schedules=[social.social_hourly_schedule, claims_history_schedule, claims_daily_schedule, live_monitoring.live_monitoring_schedule],
+        sensors=[social.social_pull_sensor, claims_inbox_sensor, model_approval_sensor, live_monitoring.live_monitoring_alert_sensor],
         resources=resources_for(env),
         # Locally every step runs in one process: micro-batches are small and a process per
         # step would cost more than the work. On Kubernetes the run launcher scales out instead.

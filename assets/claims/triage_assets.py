@@ -19,6 +19,7 @@ from assets.claims.routing import Decision, TriageThresholds, route_frame
 from assets.claims.verification import verify_policy
 from assets.dbt.project import dbt_relation
 from assets.groups import CLAIMS, TRAINING
+from assets.monitoring.telemetry import TelemetryResource
 from assets.resources import ClaudeResource, SystemOfRecordResource, WarehouseResource
 from connectors.schema import (
     CLAIM_EMAILS,
@@ -30,8 +31,10 @@ from connectors.schema import (
     STATUS_DRAFTS,
     TRIAGE_DECISIONS,
 )
+from connectors.tracing import bound_run, outside_call
 from connectors.values import utc_naive
 from connectors.warehouse import records
+from monitoring.telemetry import claim_trace_id
 
 TRIAGE_STEP = "triage"
 UNSCORED = "none"  # model version of a decision made without a risk score
@@ -219,6 +222,7 @@ def system_of_record_updates(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     system_of_record: SystemOfRecordResource,
+    telemetry: TelemetryResource,  # traces the calls to the system of record
 ):
     """Claim status, assignment to the least-loaded qualified specialist, outbox message, review item."""
     system = system_of_record.claims()
@@ -257,8 +261,9 @@ def system_of_record_updates(
     written = skipped = held = 0
     messages_before = system.message_count()
     for version, rows in rows_by_version.items():
-        report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version,
-                                            chunk_size=SOR_CHUNK_CLAIMS)
+        with bound_run(context.run_id), outside_call("system_of_record", "record_decisions", claims=len(rows)):
+            report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version,
+                                             chunk_size=SOR_CHUNK_CLAIMS)
         written += report.written
         skipped += report.skipped_duplicates
         held += report.kept_reviewer_decision
@@ -325,6 +330,7 @@ def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                 "decided_at": str(r.get("decided_at")),
                 "applied_at": str(change["applied_at"]),
                 "dagster_run_id": r.get("run_id"),
+                "trace_id": claim_trace_id(change["claim_number"]),  # links the entry to the claim's trace
             },
         })
     appended = audit.append_many(entries)
