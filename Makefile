@@ -41,6 +41,7 @@ bench: install $(MANIFEST)
 	$(PY) bench/triage.py
 	$(PY) bench/extraction.py
 	$(PY) bench/intake.py
+	$(PY) bench/observability.py
 
 lint: install
 	$(VENV)/bin/ruff check .
