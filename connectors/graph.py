@@ -176,7 +176,7 @@ class GraphInbox(Inbox):
         size = next((int(p["value"]) for p in message.get("singleValueExtendedProperties") or []
                      if p.get("id", "").lower() == _SIZE_PROPERTY.lower()), 0)  # fmt: skip
         received = message.get("receivedDateTime") or ""
-        stamp = datetime.fromisoformat(received.replace("Z", "+00:00")).timestamp() if received else time.time()
+        stamp = datetime.fromisoformat(received).timestamp() if received else time.time()
         return InboxItem(f"graph-{message['id']}", Path(self.folder) / message["id"], size, stamp)
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 import sqlalchemy as sa
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
@@ -155,7 +156,7 @@ class ImapInbox(Inbox):
                 self._box.logout()
             self._box = None
 
-    def __enter__(self) -> ImapInbox:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -40,7 +40,7 @@ def postgres_bin_dir() -> Path:
         if versions:
             return versions[-1] / "bin"
     with contextlib.suppress(ImportError):
-        import pgserver  # noqa: PLC0415
+        import pgserver
 
         candidate = Path(pgserver.__file__).parent / "pginstall" / "bin"
         if (candidate / "postgres").exists():
@@ -83,7 +83,7 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its SQLAlchemy URL."""
-        import psycopg2  # noqa: PLC0415
+        import psycopg2
 
         con = psycopg2.connect(self.dsn("postgres"))
         con.autocommit = True
@@ -97,7 +97,7 @@ class PostgresServer:
 
     def connection_count(self) -> int:
         """Client backends connected right now (all databases, this query's own excluded)."""
-        import psycopg2  # noqa: PLC0415
+        import psycopg2
 
         con = psycopg2.connect(self.dsn("postgres"))
         try:
@@ -141,7 +141,7 @@ def start_postgres(
 
     `startup_seconds` covers initdb through the first successful connection (what a test waits for).
     """
-    import psycopg2  # noqa: PLC0415
+    import psycopg2
 
     bin_dir = bin_dir or postgres_bin_dir()
     started = time.monotonic()
@@ -155,7 +155,7 @@ def start_postgres(
             os.chown(path, *owner)
     env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "TZ": "UTC"}
     kwargs = {"user": owner[0], "group": owner[1], "extra_groups": []} if owner else {}
-    init = subprocess.run(
+    init = subprocess.run(  # noqa: PLW1510 - the return code is asserted
         [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
          "--locale=C.UTF-8", "--no-sync", "--no-instructions"],
         capture_output=True, text=True, env=env, cwd=root, **kwargs,
@@ -202,10 +202,10 @@ _PG_TYPES = {"VARCHAR": "text", "DOUBLE": "double precision", "FLOAT": "real", "
 
 def copy_duckdb_schema(duckdb_path, url: str, schema: str = "raw") -> dict[str, int]:
     """Copy every table of `schema` from a DuckDB file into Postgres (same names and types); rows per table."""
-    import duckdb  # noqa: PLC0415
-    import psycopg2  # noqa: PLC0415
-    from psycopg2.extras import execute_values  # noqa: PLC0415
-    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    import duckdb
+    import psycopg2
+    from psycopg2.extras import execute_values
+    from sqlalchemy.engine import make_url
 
     parts = make_url(url)
     copied = {}

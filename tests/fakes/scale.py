@@ -176,7 +176,7 @@ def _run_stats(home: Path, env: dict) -> dict:
         "out = [[r.dagster_run.status.value, r.start_time, r.end_time] for r in recs]\n"
         "print(json.dumps(out))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(check=False, args=[sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     import json

@@ -125,11 +125,13 @@ def chart_instance_yaml(v: dict) -> dict:
             "module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
             "config": {"max_concurrent_runs": queue["maxConcurrentRuns"],
                        "tag_concurrency_limits": queue["tagConcurrencyLimits"]},
-        },  # fmt: skip
+        },
         "run_launcher": {
             "module": "dagster_k8s", "class": "K8sRunLauncher",
             "config": {
-                "load_incluster_config": False, "kubeconfig_file": {"env": "KUBECONFIG"},
+                # In a pod the chart sets load_incluster_config; offline, a kubeconfig stands in.
+                "load_incluster_config": False, "kubeconfig_file": "KUBECONFIG",
+                "instance_config_map": "dagster-instance",
                 "job_namespace": "claimflow", "service_account_name": "dagster",
                 "image_pull_policy": launcher["imagePullPolicy"],
                 "env_secrets": [s["name"] for s in launcher["envSecrets"]],
@@ -141,7 +143,7 @@ def chart_instance_yaml(v: dict) -> dict:
                 },
                 "fail_pod_on_run_failure": launcher["failPodOnRunFailure"],
             },
-        },  # fmt: skip
+        },
         "run_monitoring": {"enabled": True, "start_timeout_seconds": 300, "max_resume_run_attempts": 0},
     }
 
@@ -158,8 +160,9 @@ def test_the_instance_the_chart_renders_passes_dagster_validation_and_builds_a_k
     instance["storage"]["postgres"]["postgres_db"].update(
         {"hostname": url.host, "port": url.port, "username": url.username, "db_name": url.database}
     )
-    (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
     kubeconfig = tmp_path / "kubeconfig"
+    instance["run_launcher"]["config"]["kubeconfig_file"] = str(kubeconfig)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "c",
         "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
@@ -173,7 +176,7 @@ def test_the_instance_the_chart_renders_passes_dagster_validation_and_builds_a_k
         "print(type(launcher).__name__, launcher.job_namespace, sorted(launcher.env_secrets),"
         " type(inst.run_storage).__name__)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(check=False, args=[sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["K8sRunLauncher", "claimflow", "['claimflow-secrets']", "PostgresRunStorage"]
 
@@ -185,7 +188,7 @@ def test_an_unknown_instance_field_fails_dagster_validation(tmp_path):
     broken["run_coordinator"]["config"]["max_concurent_runs"] = 3  # misspelt
     del broken["storage"], broken["run_launcher"]
     (home / "dagster.yaml").write_text(yaml.safe_dump(broken))
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: PLW1510 - the return code is asserted
         [sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().run_coordinator"],
         env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

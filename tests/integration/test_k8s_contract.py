@@ -60,7 +60,7 @@ def cluster(postgres_server, tmp_path):
 
 
 def launch(env: dict, job: str) -> str:
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: PLW1510 - the return code is asserted
         [str(Path(sys.executable).with_name("dagster")), "job", "launch", "-f", str(LOCATION), "-j", job],
         env=env, capture_output=True, text=True, timeout=600, cwd=ROOT,
     )  # fmt: skip

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
+from unit.test_prod_settings import FULL_PROD
 
 from orchestration.environment import Environment
 from orchestration.k8s import JOB_TAGS, STEP_PODS, kubernetes_jobs
-from unit.test_prod_settings import FULL_PROD
 
 
 def test_local_jobs_are_left_as_declared():
@@ -35,7 +36,7 @@ def test_prod_definitions_load_with_step_pods_for_training_and_one_triage_at_a_t
 
 
 def test_every_queue_tag_a_job_carries_has_a_limit_in_the_chart():
-    limits = yaml.safe_load(open("deploy/helm/dagster-values.yaml"))["dagsterDaemon"]["runCoordinator"]["config"][
+    limits = yaml.safe_load(Path("deploy/helm/dagster-values.yaml").read_text())["dagsterDaemon"]["runCoordinator"]["config"][
         "queuedRunCoordinator"]["tagConcurrencyLimits"]  # fmt: skip
     limited = {entry["key"] for entry in limits}
     used = {key for tags in JOB_TAGS.values() for key in tags if key.startswith("claimflow/")}

@@ -8,7 +8,12 @@ import sys
 import pytest
 
 from orchestration.environment import Environment
-from orchestration.settings import INBOX_KINDS, PROD_REQUIRED, SettingsError, missing_prod_settings
+from orchestration.settings import (
+    INBOX_KINDS,
+    PROD_REQUIRED,
+    SettingsError,
+    missing_prod_settings,
+)
 
 FULL_PROD = {
     "CLAIMFLOW_ENV": "prod", "CLAIMFLOW_SOR_URL": "postgresql+psycopg2://u@db/sor",
@@ -34,7 +39,7 @@ def test_prod_names_every_missing_setting_and_local_needs_none():
 def test_the_cli_in_prod_exits_2_with_one_line_naming_each_missing_setting(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "CLAIMFLOW_ENV": "prod", "CLAIMFLOW_HOME": str(tmp_path),
            "CLAIMFLOW_SOR_URL": "sqlite:///x.db"}  # fmt: skip
-    out = subprocess.run([sys.executable, "-m", "orchestration.cli", "audit", "verify"], env=env,
+    out = subprocess.run(check=False, args=[sys.executable, "-m", "orchestration.cli", "audit", "verify"], env=env,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 2 and out.stdout == ""
     (line,) = out.stderr.strip().splitlines()
