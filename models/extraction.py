@@ -278,7 +278,7 @@ class _Number:
 
 def _claim_candidates(text: str, rules: ExtractionRules) -> list[_Number]:
     out = []
-    for m in rules.claim_re().finditer(text):
+    for m in islice(rules.claim_re().finditer(text[:_MAX_SCAN_CHARS]), _MAX_CANDIDATES):
         seq_raw = m.group("seq")
         year, seq = int(m.group("year")), int(seq_raw)
         if len(seq_raw) > rules.max_claim_serial_digits or seq == 0:
@@ -320,10 +320,13 @@ _NOT_POLICY_LABEL = re.compile(
 )
 
 
+_LABEL_GAP = re.compile(r"[ \t]*[-:#]?[ \t]*(?:n[°oº]\.?|nr\.?|no\.?)?[ \t]*:?[ \t]*$", re.IGNORECASE)
+
+
 def _policy_scan(text: str) -> list[_Number]:
     """Labelled seven-digit policy numbers in `text` (spaces, dots and dashes inside are allowed)."""
     out = []
-    for m in islice(_SEVEN_DIGITS.finditer(text), _MAX_CANDIDATES):
+    for m in islice(_SEVEN_DIGITS.finditer(text[:_MAX_SCAN_CHARS]), _MAX_CANDIDATES):
         low = max(0, m.start() - 60)
         window = text[low : m.start()]
         cut = window.rfind("\n\n")
@@ -338,8 +341,8 @@ def _policy_scan(text: str) -> list[_Number]:
             continue
         digits = re.sub(r"\D", "", m.group(0))
         value = f"POL-{digits}"
-        canonical = label.group(0).lower() == "pol" and len(gap.strip(" -")) == 0
-        out.append(_Number(value, canonical or bool(re.match(r"[ \t]*[:#]?[ \t]*(?:n[°oº]\.?|nr\.?|no\.?)?[ \t]*:?[ \t]*$", gap, re.IGNORECASE))))
+        # Right after its label ("POL-", "Police-Nr.:", "n°") it is as sure as a canonical number.
+        out.append(_Number(value, bool(_LABEL_GAP.match(gap))))
     return out
 
 
@@ -821,8 +824,8 @@ _PER_UNIT = re.compile(
 )
 # "between 4,000 and 6,000", "entre 700 et 900 €", "tra i 3.000 e gli 8.000 euro", "£150-£250".
 _RANGE_BEFORE = re.compile(
-    r"(?:\b(?:between|entre|zwischen|tra|fra|tussen|from|de|von|da)\b[^\n]{0,20}?\d[\d.,'’ ]*\s*"
-    r"(?:€|eur|euros?|£|\$|chf)?\s*(?:and|et|und|e|y|en|to|[àa]|bis)\s*(?:les|i|los|las|gli|the)?\s*$)"
+    r"(?:\b(?:between|entre|zwischen|tra|fra|tussen|from|de|von|da)\b[^\n\d]{0,20}\d[\d.,'’]{0,12}"
+    r"(?: ?(?:€|eur|euros?|£|\$|chf))? (?:and|et|und|e|y|en|to|[àa]|bis) (?:(?:les|i|los|las|gli|the) )?$)"
     r"|(?:\d\s*[-–]\s*[€$£]?\s*$)",
     re.IGNORECASE,
 )
@@ -885,7 +888,7 @@ def _amount_candidates(text: str) -> tuple[list[tuple[float, int, Decimal, str |
         reach = text[max(0, m.start() - 60) : m.start()].replace("\n", " ")
         if "@" in before[-12:] or _RANGE_BEFORE.search(reach) or _RANGE_AFTER.match(after):
             continue
-        start, line = _line_at(text, m.start())
+        start, line = _line_at(text, m.start(), reach=120)
         # The words that qualify this amount: from the previous amount (or the line start) up to
         # it, and a few after it ("1 236,40 € HT", "1.430,75 € (IVA incluido)").
         prev_end = matches[i - 1].end() if i and m.start() - matches[i - 1].end() < 100 else start
@@ -1245,62 +1248,6 @@ def _pick_loss_type(text: str, support: str = "", language: str | None = None) -
 
 
 # ---------------------------------------------------------------- contact
-
-_EMAIL_LABEL = re.compile(
-    r"^[ \t]*(?:e-?mail|courriel|adresse e-?mail|email address)[ \t]*:?[ \t]*([\w.+'-]+@[\w-]+(?:\.[\w-]+)+)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_PHONE = re.compile(
-    r"(?=[+(\d])(?:(?P<intl>(?<![\w+])\+[ \t]?\d{1,3}(?:[ \t.-]?\(0\))?(?:[ \t.-]?\d){6,13})(?!\d)"
-    r"|(?P<fr>(?<![\w+.,/-])0[1-9](?:[ \t.-]?\d{2}){4})(?![\d])"
-    r"|(?<![\w+-])\((?P<a>\d{3})\)[ \t]?(?P<b>\d{3})[ \t.-]?(?P<c>\d{4})(?!\d)"
-    r"|(?<![\w+.,/-])(?P<a2>\d{3})(?P<s>[.-])(?P<b2>\d{3})(?P=s)(?P<c2>\d{4})(?![\d]))"
-)
-_PHONE_LABEL = re.compile(
-    r"t[ée]l|phone|mobile|portable|cell|gsm|joindre|reach|call|appel|contact|num[ée]ro|number", re.IGNORECASE
-)
-# Registration and company numbers are not phones; a fax does not answer.
-_PHONE_DECOY = re.compile(r"orias|siret|siren|rcs|tva|vat|iban|fax|télécopie|telecopie", re.IGNORECASE)
-# Country codes whose national numbers have a trunk 0 that E.164 drops ("+33 06..." is +336...).
-_TRUNK_ZERO = ("33", "44", "32", "41", "49", "31")
-
-
-def _normalize_phone(m: re.Match) -> str | None:
-    if m.group("intl"):
-        raw = m.group("intl").replace("(0)", "")
-        digits = re.sub(r"\D", "", raw)
-        for cc in _TRUNK_ZERO:
-            if digits.startswith(cc + "0"):
-                digits = cc + digits[len(cc) + 1 :]
-                break
-        return "+" + digits if 8 <= len(digits) <= 15 else None
-    if m.group("fr"):
-        return "+33" + re.sub(r"\D", "", m.group("fr"))[1:]
-    if m.group("a"):
-        return f"+1{m.group('a')}{m.group('b')}{m.group('c')}"
-    return f"+1{m.group('a2')}{m.group('b2')}{m.group('c2')}"
-
-
-def _pick_phone(text: str) -> tuple[str | None, float]:
-    cands = []
-    for m in islice(_PHONE.finditer(text), _MAX_CANDIDATES):
-        value = _normalize_phone(m)
-        if not value:
-            continue
-        start, line = _line_at(text, m.start())
-        before = text[max(start, m.start() - 40) : m.start()]
-        if _PHONE_DECOY.search(before) or _PHONE_DECOY.search(line):
-            continue
-        labelled = bool(_PHONE_LABEL.search(before))
-        cands.append((labelled, -m.start(), value))
-    if not cands:
-        return None, 0.0
-    labelled, _, value = max(cands)
-    conf = 0.95 if labelled else 0.85
-    if len({v for _, _, v in cands}) > 1:
-        conf -= 0.2
-    return value, conf
-
 
 # Phones through `phonenumbers` (Google's libphonenumber metadata): national numbers read with the
 # region of the writer (sender's country domain, else the mail's language), E.164 out.
