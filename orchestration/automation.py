@@ -16,6 +16,7 @@ from assets.resources import (
     registry_for,
 )
 from monitoring.telemetry import last_circuits
+from orchestration.k8s import SENSOR_JOB_TAGS
 from orchestration.settings import settings
 
 TRIAGE_ASSETS = dg.AssetSelection.assets(
@@ -41,7 +42,7 @@ claims_flow_job = dg.define_asset_job(
     "claims_flow",
     selection=(dg.AssetSelection.groups(CLAIMS) - TRIAGE_ASSETS) | TRIAGE_ASSETS,
     description="Intake and triage of new mail in one micro-batch run.",
-    tags={"claimflow/flow": "claims"},
+    tags={"claimflow/flow": "claims", **SENSOR_JOB_TAGS["claims_flow"]},
 )
 
 claims_history_job = dg.define_asset_job(
@@ -158,6 +159,7 @@ champion_promotion_job = dg.define_asset_job(
     "champion_promotion",
     selection=dg.AssetSelection.assets("champion_model"),
     description="Move the `champion` alias to an approved version whose gates all passed.",
+    tags=SENSOR_JOB_TAGS["champion_promotion"],
 )
 
 

@@ -28,8 +28,12 @@ JOB_TAGS: dict[str, dict] = {
     # The run worker only orchestrates step pods.
     "model_training": {"dagster-k8s/config": _pod("250m", "512Mi", "1", "1Gi"), "claimflow/uses-mlflow": "1"},
 }
-# Jobs a sensor or schedule targets (claims_flow, champion_promotion) keep the definition they were
-# declared with: their Kubernetes tags belong in orchestration/automation.py, beside the job.
+# Jobs a sensor or schedule targets keep the one definition they are declared with
+# (orchestration/automation.py): they take their tags from here at declaration.
+SENSOR_JOB_TAGS: dict[str, dict] = {
+    "claims_flow": {"dagster-k8s/config": _pod("1", "2Gi", "2", "4Gi"), "claimflow/uses-triton": "1"},
+    "champion_promotion": {"claimflow/uses-mlflow": "1", "claimflow/uses-triton": "1"},
+}
 
 # Jobs whose steps each get a pod, and the size of those pods.
 STEP_PODS: dict[str, dict] = {"model_training": _pod("1", "2Gi", "4", "8Gi")}
