@@ -235,6 +235,19 @@ class ModelRegistry:
             engine.dispose()
         return [{"version": v, "run_id": r, "created_ms": c, "tags": tags.get(int(v), {})} for v, r, c in rows], aliases
 
+    def find_trained(self, key: str) -> int | None:
+        """The registered version trained from the same data, code and parameters (`training_key`), if any."""
+        try:
+            versions = self.client.search_model_versions(f"name = '{self.name}'")
+        except _mlflow_error():
+            return None
+        same = [int(v.version) for v in versions if v.tags.get(TRAINING_KEY_TAG) == key]
+        return min(same) if same else None
+
+    def mark_trained(self, version: int | str, key: str) -> None:
+        """Tag `version` with its training key so an identical retraining finds it instead of registering anew."""
+        self.client.set_model_version_tag(self.name, str(version), TRAINING_KEY_TAG, key)
+
     def champion_history(self) -> list[dict]:
         return [e.payload | {"at": e.at, "by": e.actor} for e in self.audit.entries(action="model.champion_moved")]
 
