@@ -109,7 +109,6 @@ def demo_home(tmp_path_factory, mlflow_server, dbt_manifest) -> Iterator[Path]:
         mp.setenv("DAGSTER_HOME", str(home / "dagster"))
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
         mp.setenv("CLAIMFLOW_USER", "trainer.bot")
-        mp.setenv("CLAIMFLOW_APPROVERS", "demo.approver,risk.officer")
         for var in ("HTTP", "GRPC", "METRICS"):
             mp.setenv(f"CLAIMFLOW_TRITON_{var}_PORT", str(free_port()))
         timings = build_demo_home(home, mlflow_server.url)
