@@ -304,10 +304,15 @@ def _policy_candidates(text: str, rules: ExtractionRules) -> list[_Number]:
 # Policy numbers as people write them: a label in one of six languages, a few words, then
 # seven digits that may be split by spaces, dots or dashes ("Police-Nr.: 5 772 031",
 # "contrat n°1-427-660", "POL 3874-112", "ma police c'est la 4918305").
+# Real words one typo away from a policy label: "Contact number: 06 54 32 33 13" names no policy.
+_REAL_WORDS_NEAR_LABELS = frozenset({"contact", "contacts", "contrast", "polie"})
 _SEVEN_DIGITS = re.compile(r"(?<![\d/])(?<!\d[ .\-])[1-9](?:[ .\-]?\d){6}(?![ .\-]?\d)(?![.,/]\d)")
 _POLICY_LABEL = re.compile(
     r"\bpol\b|polic[ye]s?|polizz[ae]|p[oó]liza|polis(?:nummer|nr)?\b|contra(?:t|ct|tto)s?\b|contrat\w*|"
-    r"(?<!\w)(?:" + _alt("policy", "contract", "contrat", "police", "polizza", "poliza") + r")(?!\w)|"
+    r"(?<!\w)(?:" + "|".join(sorted(
+        map(re.escape, set().union(*(_typo_variants(w) for w in ("policy", "contract", "contrat", "police", "polizza",
+                                                                  "poliza"))) - _REAL_WORDS_NEAR_LABELS),
+        key=len, reverse=True)) + r")(?!\w)|"
     r"vertrag\w*|versicherungs(?:schein)?\w*|vers\.?[ \t]*-?[ \t]*nr|police[ \t]*-?[ \t]*nr",
     re.IGNORECASE,
 )
@@ -1274,10 +1279,20 @@ _CUSTOMER_PHONE = re.compile(
 )
 
 
+# Languages spoken where a country domain is registered: a .be sender writing Dutch is Belgian,
+# a gmx.de address writing French is as likely a French customer (the insurer is French).
+_TLD_LANGUAGES = {
+    "uk": "en", "ie": "en", "au": "en", "fr": "fr", "be": "fr nl de", "ch": "de fr it", "lu": "fr de",
+    "de": "de", "at": "de", "es": "es", "ar": "es", "mx": "es", "it": "it", "nl": "nl", "pt": "pt",
+}  # fmt: skip
+
+
 def _region_for(sender: str | None, language: str | None) -> str:
     domain = (sender or "").rsplit("@", 1)[-1].lower()
     tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
-    return _TLD_REGION.get(tld) or _LANGUAGE_REGION.get(language or "", "FR")
+    if tld in _TLD_REGION and (language is None or language in _TLD_LANGUAGES.get(tld, "").split()):
+        return _TLD_REGION[tld]
+    return _LANGUAGE_REGION.get(language or "", "FR")
 
 
 # "06 12 34 56 78", "06.24.60.98.04": a French customer writing in English (the insurer is French).
@@ -1303,7 +1318,8 @@ def pick_phone(text: str, region: str) -> tuple[str | None, float]:
             continue
         if re.search(r"(?:clm|20\d\d)[\s/-]*$", text[max(0, m.start() - 10) : m.start()], re.IGNORECASE):
             continue
-        if _POLICY_LABEL.search(text[max(0, m.start() - 25) : m.start()]):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if _POLICY_LABEL.search(text[max(line_start, m.start() - 25) : m.start()]):
             continue
         reg = region
         if region in ("GB", "US") and _FR_PAIRS.match(raw):
