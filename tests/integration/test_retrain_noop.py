@@ -1,0 +1,41 @@
+"""Retraining on the same data with the same code and parameters registers nothing new.
+
+Regression (issue 12, finding 1): re-running `make demo` registered an identical model (same
+dataset digest, ROC AUC +0.000), promoted it, and re-triaged every claim.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.test_model_lifecycle import act_as, build_world, home, policies, train  # noqa: F401
+from orchestration.cli import main as cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_an_identical_retraining_reuses_the_champion_and_registers_no_version(home, policies, capsys, monkeypatch):
+    # The code's identity is the git commit plus uncommitted changes; in a work tree others edit while this
+    # runs it would change between the two trainings (and rightly train anew), so it is pinned here.
+    monkeypatch.setattr("models.registry.code_version", lambda repo_dir: "commit-under-test")
+    build_world(home, policies)
+    result, _, v1 = train()
+    assert result.success
+    act_as(monkeypatch, "risk.officer")
+    assert cli(["models", "approve", "--version", str(v1), "--reason", "ok"]) == 0
+    assert cli(["models", "promote", "--version", str(v1), "--reason", "first"]) == 0
+
+    act_as(monkeypatch, "trainer.bot")
+    again, gates, version = train()
+    assert again.success and version == v1
+    meta = next(e for e in again.get_asset_materialization_events()
+                if e.asset_key.to_user_string() == "risk_model_candidate").materialization.metadata
+    assert meta["reused"].value is True
+    assert "current champion" in gates["accuracy_gate"].metadata["reason"].value
+    act_as(monkeypatch, "risk.officer")
+    capsys.readouterr()
+    assert cli(["models", "list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [v["version"] for v in listing["versions"]] == [v1]
