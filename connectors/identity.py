@@ -20,8 +20,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-HANDLER, REVIEWER, RISK_OFFICER, ADMIN = "handler", "reviewer", "risk_officer", "admin"
-ROLES: tuple[str, ...] = (HANDLER, REVIEWER, RISK_OFFICER, ADMIN)
+from connectors.roles import ADMIN, HANDLER, REVIEWER, RISK_OFFICER, ROLES
 
 # What each permission needs; one table, read by the CLI and the web workspace alike.
 PERMISSIONS: dict[str, frozenset[str]] = {

@@ -126,7 +126,9 @@ def cmd_users_token(args) -> int:
 
 def register(sub) -> None:
     """Add `users add|list|disable|token` to the top-level sub-parsers."""
-    from connectors.identity import ROLES
+    from connectors.roles import (
+        ROLES,  # not connectors.identity: argon2 and sqlalchemy cost seconds at start-up
+    )
 
     users = sub.add_parser("users", help="people, roles and personal API tokens (admins only)")
     cmds = users.add_subparsers(dest="users_command", required=True, parser_class=Parser)
