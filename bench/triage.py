@@ -78,7 +78,7 @@ def main() -> int:
         from connectors.samples.policies import build_policy_table
         from connectors.system_of_record import SqlPolicySystem
         from models.tracking import start_tracking_server
-        from orchestration.resources import DEMO_APPROVER
+        from orchestration.commands.users import DEMO_RISK_OFFICER
         from orchestration.runner import run_job, run_lifecycle, set_launcher, start_serving
         from orchestration.settings import settings
 
@@ -103,7 +103,7 @@ def main() -> int:
             )
             print("setup: features for training, a champion (train, gates, approval, promotion), Triton ...")
             assert job.execute_in_process(resources=defs.resources, instance=dg.DagsterInstance.ephemeral()).success
-            ok, text = run_lifecycle(DEMO_APPROVER, history)
+            ok, text = run_lifecycle(DEMO_RISK_OFFICER, history)
             if not ok:
                 print(text)
                 return 1
