@@ -92,8 +92,10 @@ def compare_with_arrivals(forecasts: pd.DataFrame, claims: pd.DataFrame, today: 
     out = []
     if forecasts.empty:
         return out
-    first = pd.to_datetime(claims["incident_date"]).dt.date.min() if not claims.empty else None
-    last = pd.to_datetime(claims["incident_date"]).dt.date.max() if not claims.empty else None
+    # claims without an incident date (not stated in the mail) say nothing about the window covered
+    dates = pd.to_datetime(claims["incident_date"]).dropna().dt.date if not claims.empty else pd.Series(dtype=object)
+    first = dates.min() if not dates.empty else None
+    last = dates.max() if not dates.empty else None
     for f in forecasts.itertuples():
         onset = pd.Timestamp(f.onset).date()
         window = (onset - timedelta(days=1), onset + timedelta(days=2))

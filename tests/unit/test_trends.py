@@ -135,3 +135,19 @@ def test_scoring_counts_a_second_ticket_for_one_event_as_a_false_positive():
     score = score_events(events, truth)
     assert score.true_positives == 1 and score.false_positives == 1 and score.recall == 1.0
     assert score.delays_hours[0] == pytest.approx((timedelta(hours=1) - timedelta(minutes=20)).seconds / 3600)
+
+
+def test_the_surge_check_ignores_claims_without_an_incident_date():
+    # Regression: one parsed claim without a stated incident date made the demo's surge check raise.
+    from datetime import date
+
+    import pandas as pd
+
+    from assets.social.forecast import compare_with_arrivals
+
+    forecasts = pd.DataFrame([{"ticket_id": "T1", "onset": "2026-10-01", "loss_type": "storm", "region": "R44",
+                               "expected_claims": 4.0}])
+    claims = pd.DataFrame({"incident_date": ["2026-09-20", None, "2026-10-20"], "loss_type": ["storm"] * 3,
+                           "region": ["R44"] * 3})
+    (got,) = compare_with_arrivals(forecasts, claims, date(2026, 12, 1))
+    assert got["status"] == "compared" and got["arrived"] == 0
