@@ -252,6 +252,14 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
     lines += render_checks(checks, reasons)
     if "drift_report" in outputs:
         lines.append(f"  drift report       {reports_dir() / 'drift_report.html'}")
+    failed_gates = [name for name, passed, _ in checks if not passed]
+    if not result.success and failed_gates:
+        # A challenger that fails a gate is simply not promoted: the champion keeps serving.
+        res = resources_for()
+        champion = registry_for(res["mlflow"], res["system_of_record"], res["governance"]).alias_version("champion")
+        lines.append(f"  not promoted       version {version} failed {', '.join(failed_gates)}; "
+                     + (f"champion stays version {champion}" if champion is not None else "there is no champion"))
+        return champion is not None, "\n".join(lines)
     if not result.success:
         return False, "\n".join(lines + [f"  training run failed: {first_failure(result)}"])
 
