@@ -307,7 +307,8 @@ def timeline(ledger: pd.DataFrame, spans: pd.DataFrame, audit: Sequence[dict] = 
             continue
         events.append({"at": datetime.fromtimestamp(r.start_ns / 1e9, tz=UTC).replace(tzinfo=None).isoformat(),
                        "what": f"call {r.name}", "run": str(attrs.get("claimflow.run_id"))[:8], "status": r.status,
-                       "ms": round((r.end_ns - r.start_ns) / 1e6, 1), "detail": r.error or ""})
+                       "ms": round((r.end_ns - r.start_ns) / 1e6, 1),
+                       "detail": r.error if isinstance(r.error, str) else ""})
     for a in audit:
         events.append({"at": str(a["at"]), "what": f"audit {a['action']}", "run": "", "status": "ok",
                        "ms": None, "detail": f"#{a['seq']} by {a['actor']}"})
