@@ -378,14 +378,15 @@ _INSTRUCTION_GATE = re.compile(
 
 
 def instruction_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each paragraph (or bracketed aside) that carries instruction-like text."""
+    """(start, end) of each line (or bracketed aside) that carries instruction-like text."""
     if not _INSTRUCTION_GATE.search(text):
         return []
     spans = []
     for m in _INSTRUCTION.finditer(text):
-        start = text.rfind("\n\n", 0, m.start())
-        start = 0 if start < 0 else start + 2
-        end = text.find("\n\n", m.end())
+        # The instruction's own line, not its whole paragraph: a mail whose last line says "ignore
+        # your instructions" still states its amount and policy on the lines above it.
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
         end = len(text) if end < 0 else end
         bracket = text.rfind("[", start, m.start() + 1)
         if bracket >= 0 and text.find("]", m.end(), end) >= 0:
