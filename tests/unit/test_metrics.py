@@ -113,13 +113,24 @@ def test_a_scrape_reads_inbox_warehouse_system_of_record_and_spans(tmp_path: Pat
     assert 'claimflow_outside_call_errors_total{system="claude"} 1.0' in text
     assert 'claimflow_outside_call_errors_total{system="triton"} 0.0' in text
     assert 'claimflow_step_duration_seconds_count{step="score"} 1.0' in text  # one batch, not one per claim
-    # a warehouse locked by a writer costs a scrape error, not a failed scrape
+    # a warehouse locked by a writer in another process costs a scrape error, not a failed scrape:
+    # the last values stay and the miss is counted
+    import subprocess
+    import sys
+    import time
+
     collector = ClaimflowCollector(home=home, warehouse_path=home / "warehouse.duckdb",
                                    sor_url=f"sqlite:///{home / 'sor.db'}", inbox_dir=inbox)
     exposition(collector)
-    writer = duckdb.connect(str(home / "warehouse.duckdb"))
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(60)"),
+        str(home / "warehouse.duckdb")], stdout=subprocess.PIPE, text=True)
     try:
+        assert writer.stdout.readline().strip() == "locked"
+        time.sleep(0.2)
         text = exposition(collector)
     finally:
-        writer.close()
+        writer.kill()
+        writer.wait()
+    assert 'claimflow_metrics_scrape_errors_total{store="warehouse"} 1.0' in text
     assert 'claimflow_risk_score_count{model_version="3"} 2.0' in text
