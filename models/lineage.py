@@ -340,9 +340,11 @@ def download_onnx(tracking_uri: str, name: str, version: int) -> bytes:
     """The ONNX bytes of a registered version (what Triton serves and the gates compare)."""
     import mlflow
 
-    mlflow.set_registry_uri(tracking_uri)
+    # `registry_uri` per call: `mlflow.set_registry_uri` is process-global and exports MLFLOW_REGISTRY_URI to
+    # every child process, so a second registry in the same process (or a test's) would be silently redirected.
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=tmp, tracking_uri=tracking_uri
+            artifact_uri=f"models:/{name}/{version}", dst_path=tmp, tracking_uri=tracking_uri,
+            registry_uri=tracking_uri,
         )
         return (Path(local) / "model.onnx").read_bytes()

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _restore_umask():
+    """`claimflow` sets umask 077 for its own process; a test calling `cli.main` in-process must not pass that on
+    to the next test's servers (Dovecot's auth worker could no longer read its users file)."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
 
 
 @pytest.fixture

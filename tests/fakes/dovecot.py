@@ -116,6 +116,10 @@ def start_dovecot(user: str = "claims", password: str = "s3cret-test", timeout: 
             f"default_internal_group = {pwd.getpwuid(os.getuid()).pw_name}\n"
         )
     (root / "users").write_text(f"{user}:{{PLAIN}}{password}::::::\n")
+    # Dovecot's unprivileged auth worker reads the users file whatever the caller's umask (claimflow sets 077).
+    os.chmod(root / "users", 0o644)
+    for sub in ("run", "state"):
+        os.chmod(root / sub, 0o755)
     port = free_port()
     conf = root / "dovecot.conf"
     conf.write_text(CONFIG.format(root=root, port=port, uid=uid, gid=gid, users_block=users_block))

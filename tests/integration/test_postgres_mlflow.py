@@ -53,7 +53,7 @@ def test_runs_and_registry_live_in_postgres_and_artifacts_in_s3(mlflow_on_postgr
 
     url, store, bucket = mlflow_on_postgres
     # The client needs no S3 credentials: the server proxies artifacts (--artifacts-destination).
-    for name in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    for name in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_REGISTRY_URI"):
         monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(url)
     try:
@@ -64,7 +64,7 @@ def test_runs_and_registry_live_in_postgres_and_artifacts_in_s3(mlflow_on_postgr
             mlflow.log_param("max_iter", 40)
             mlflow.log_metric("roc_auc", 0.81)
             mlflow.log_artifact(str(card), artifact_path="model")
-        client = MlflowClient(url)
+        client = MlflowClient(url, registry_uri=url)
         client.create_registered_model("claims_risk")
         version = client.create_model_version("claims_risk", f"runs:/{run.info.run_id}/model", run.info.run_id)
         client.set_registered_model_alias("claims_risk", "champion", version.version)
