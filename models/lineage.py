@@ -339,12 +339,13 @@ def log_candidate(
 def download_onnx(tracking_uri: str, name: str, version: int) -> bytes:
     """The ONNX bytes of a registered version (what Triton serves and the gates compare)."""
     import mlflow
+    from mlflow import MlflowClient
 
-    # `registry_uri` per call: `mlflow.set_registry_uri` is process-global and exports MLFLOW_REGISTRY_URI to
-    # every child process, so a second registry in the same process (or a test's) would be silently redirected.
+    # The registry is asked through a client bound to this server: `mlflow.set_registry_uri` is process-global
+    # (and exports MLFLOW_REGISTRY_URI to children), and MLflow 3.17 ignores `registry_uri=` when it resolves a
+    # `models:/` URI, so a second registry in one process (a test's) would be silently redirected.
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    source = client.get_model_version_download_uri(name, str(version))
     with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=tmp, tracking_uri=tracking_uri,
-            registry_uri=tracking_uri,
-        )
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=tracking_uri)
         return (Path(local) / "model.onnx").read_bytes()

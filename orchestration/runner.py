@@ -127,7 +127,11 @@ def run_job(name: str, run_config: dict | None = None, *, partition_key: str | N
     import dagster as dg
 
     prepare_dagster_home()
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+
+    # Built per run (~35 ms), not the module-level `defs`: resources hold the home's paths and the SoR URL as
+    # they were when built, so a second home in one process (tests, notebooks) would run against the first.
+    defs = build_definitions()
 
     # The console gets warnings and errors; every event is still in the instance for `make ui`,
     # and dbt's own output (which dagster-dbt echoes to stdout) goes to a log file.

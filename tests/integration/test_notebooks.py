@@ -32,6 +32,7 @@ def build_demo_home(home: Path, tracking_uri: str) -> dict[str, float]:
     from connectors.system_of_record import SqlPolicySystem
     from orchestration.commands.users import DEMO_RISK_OFFICER
     from orchestration.runner import (
+        first_failure,
         run_intake,
         run_job,
         run_lifecycle,
@@ -53,7 +54,8 @@ def build_demo_home(home: Path, tracking_uri: str) -> dict[str, float]:
     inbox.ensure()
     for eml in sorted(samples.glob("*.eml")):
         inbox.deliver(eml.read_bytes(), name=eml.name)
-    assert run_job("claims_history_sync", TRAINING).success
+    history = run_job("claims_history_sync", TRAINING)
+    assert history.success, first_failure(history)
     summary = run_intake()
     assert summary.success, summary.render()
     timings["intake"] = time.perf_counter() - t0
