@@ -27,8 +27,10 @@ dbt-manifest: $(MANIFEST)
 demo: install $(MANIFEST)
 	$(VENV)/bin/claimflow demo
 
+# Two workers (this box and CI have 2 cores); one file stays on one worker, so module fixtures are built once.
+TEST_WORKERS ?= 2
 test: install $(MANIFEST)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Dagster UI on :3000 and the MLflow UI on :5000 (CLAIMFLOW_MLFLOW_PORT), both on loopback; Ctrl-C stops both.
 ui: install $(MANIFEST)
