@@ -7,6 +7,7 @@ import dagster as dg
 from assets.claims import assets as claims_assets
 from assets.claims import checks as claims_checks
 from assets.claims import photo_assets, triage_assets
+from assets.claims.retention import privacy_retention_job, privacy_retention_schedule
 from assets.dbt.assets import claimflow_dbt_assets
 from assets.monitoring import assets as monitoring_assets
 from assets.monitoring import kpis
@@ -58,8 +59,10 @@ def build_definitions(env: Environment | None = None) -> dg.Definitions:
             social.social_trends_job,
             social.social_flow_job,
             live_monitoring.live_monitoring_job,
+            privacy_retention_job,
         ],
-        schedules=[social.social_hourly_schedule, claims_history_schedule, claims_daily_schedule, live_monitoring.live_monitoring_schedule],
+        schedules=[social.social_hourly_schedule, claims_history_schedule, claims_daily_schedule, live_monitoring.live_monitoring_schedule,
+                   privacy_retention_schedule],
         sensors=[social.social_pull_sensor, claims_inbox_sensor, model_approval_sensor, live_monitoring.live_monitoring_alert_sensor],
         resources=resources_for(env),
         # Locally every step runs in one process: micro-batches are small and a process per

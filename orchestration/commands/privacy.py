@@ -9,22 +9,17 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
+from connectors import retention
+from connectors.retention import DEFAULT_RETENTION_DAYS, RETENTION_ENV
 from orchestration.commands import CliError, Parser
 from orchestration.commands.review import sor_url
 
-RETENTION_ENV = "CLAIMFLOW_RETENTION_DAYS"
-DEFAULT_RETENTION_DAYS = 3650  # ten years: the usual limitation period for claims files
-
 
 def retention_days() -> int:
-    raw = os.environ.get(RETENTION_ENV, "").strip()
     try:
-        days = int(raw) if raw else DEFAULT_RETENTION_DAYS
-    except ValueError:
-        raise CliError(f"{RETENTION_ENV} must be a whole number of days, not {raw!r}") from None
-    if days < 1:
-        raise CliError(f"{RETENTION_ENV} must be at least 1")
-    return days
+        return retention.retention_days(dict(os.environ))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _parts():

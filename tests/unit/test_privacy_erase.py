@@ -122,3 +122,41 @@ def test_the_retention_schedule_erases_claims_older_than_the_period(world, monke
 
     later = datetime(2100, 1, 1)
     assert len(due_for_retention(world["wh"], now=later, days=365)) == 3
+
+
+def test_the_nightly_retention_job_erases_old_claims_in_the_schedules_name_and_only_once(world, monkeypatch):
+    import dagster as dg
+
+    from assets.claims.retention import RETENTION_ACTOR, privacy_retention_job, privacy_retention_schedule
+    from orchestration.definitions import build_definitions
+
+    wh = world["wh"]
+    with wh.connect() as con:  # two of the three claims last heard of eleven years ago
+        con.execute(f"""update {PARSED_CLAIMS} set received_at = timestamp '2015-01-05 10:00',
+                        last_received_at = timestamp '2015-01-05 10:00'
+                        where claim_number in ('CLM-2026-000111', 'CLM-2026-000333')""")
+    monkeypatch.setenv("CLAIMFLOW_RETENTION_DAYS", "3650")
+    defs = build_definitions()
+    assert privacy_retention_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_schedule_def("privacy_retention_nightly").job_name == privacy_retention_job.name
+    job = defs.resolve_job_def(privacy_retention_job.name)
+
+    first = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert first.success and first.output_for_node("apply_retention") == 2
+    claims = wh.read(f"select claim_number, description, contact_phone from {PARSED_CLAIMS} order by 1")
+    erased = dict(zip(claims["claim_number"], claims["description"]))
+    assert erased["CLM-2026-000111"] == erased["CLM-2026-000333"] == "[erased]"
+    assert erased["CLM-2026-000222"] != "[erased]"
+    log = AuditLog(world["url"])
+    entries = log.entries(action="privacy.erase")
+    assert [e.actor for e in entries] == [RETENTION_ACTOR] * 2 and log.verify().intact
+    assert all("retention: older than 3650 days" == e.payload["reason"] for e in entries)
+
+    again = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert again.success and again.output_for_node("apply_retention") == 0
+    assert len(AuditLog(world["url"]).entries(action="privacy.erase")) == 2
+
+    monkeypatch.setenv("CLAIMFLOW_RETENTION_DAYS", "ten years")  # a bad server setting fails the run, erases nothing
+    bad = build_definitions().resolve_job_def(privacy_retention_job.name).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not bad.success
