@@ -184,3 +184,105 @@ def test_a_notebook_that_raises_fails_with_its_cell_and_error(tmp_path):
     nb = build_notebook("roi", {"claimflow_home": str(tmp_path / "nowhere")})
     with pytest.raises(NotebookFailed, match=r"notebook roi failed in cell \d+: MissingWarehouse: no warehouse"):
         execute(nb, timeout=300, name="roi")
+
+
+def _start_sensor(port: int, name: str) -> str:
+    import json
+    import urllib.request
+
+    query = """mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) {
+        __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""
+    selector = {"repositoryLocationName": "claimflow", "repositoryName": "__repository__", "sensorName": name}
+    body = json.dumps({"query": query, "variables": {"s": selector}}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", body, {"Content-Type": "application/json"})
+    deadline = time.monotonic() + 300
+    while True:  # the code location may still be loading when the webserver first answers
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            answer = json.loads(resp.read())["data"]["startSensor"]
+        if answer["__typename"] == "Sensor" or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert answer["__typename"] == "Sensor", answer
+    return answer["sensorState"]["status"]
+
+
+@pytest.mark.timeout(1200)
+def test_switching_on_the_inbox_sensor_under_claimflow_ui_gives_a_successful_run_and_sigterm_stops_it_all(
+    demo_home, tmp_path
+):
+    """Regression (issue 12, finding 6): after `make ui`, switching on `claims_inbox_sensor` launched a
+    `claims_flow` run that failed at `serving_deployment` (nothing had started Triton)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import dagster as dg
+
+    from assets.project import PROJECT_ROOT
+    from connectors.inbox import MaildirInbox
+    from connectors.samples.inbox import claims_for_inbox, generate_inbox
+    from connectors.samples.policies import build_policy_table
+    from models.tracking import free_port
+    from tests.integration.test_process_cleanup import alive, descendants, up
+
+    dagster_port = free_port()
+    env = os.environ | {"CLAIMFLOW_METRICS_PORT": str(free_port()), "CLAIMFLOW_WEB_PORT": str(free_port()),
+                        "DAGSTER_HOME": str(demo_home / "dagster")}  # fmt: skip
+    log_path = tmp_path / "ui.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "ui", "--port", str(dagster_port)],
+                                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    started: set[int] = set()
+    t0 = time.monotonic()
+    try:
+        deadline = time.monotonic() + 400  # dagster dev loads every definition: slow on a shared 2-core box
+        while not up(f"http://127.0.0.1:{dagster_port}/server_info"):
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(1)
+        assert "Triton      claims_risk version" in log_path.read_text(), log_path.read_text()[-3000:]
+
+        # What a user does in the UI (Automation > claims_inbox_sensor > on): the webserver's own mutation.
+        assert _start_sensor(dagster_port, "claims_inbox_sensor") == "RUNNING"
+        print(f"platform up and sensor on after {time.monotonic() - t0:.0f} s")
+
+        # New mail arrives.
+        policies = build_policy_table()
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        fresh = tmp_path / "fresh"
+        generate_inbox(6, 901, fresh, policies, now=now,
+                       claims=claims_for_inbox(policies, count=6, seed=901, now=now, claims_seed=902))  # fmt: skip
+        inbox = MaildirInbox(demo_home / "inbox")
+        for eml in sorted(fresh.glob("*.eml")):
+            inbox.deliver(eml.read_bytes(), name=f"fresh-{eml.name}")
+
+        instance = dg.DagsterInstance.from_config(str(demo_home / "dagster"))
+        by_sensor = dg.RunsFilter(job_name="claims_flow", tags={"dagster/sensor_name": "claims_inbox_sensor"})
+        deadline = time.monotonic() + 600
+        while True:
+            runs = instance.get_runs(by_sensor)
+            done = [r for r in runs if r.is_finished]
+            if done:
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(3)
+        failure = next((e.message for e in instance.all_logs(done[0].run_id)
+                        if e.dagster_event and e.dagster_event.is_step_failure), None)  # fmt: skip
+        assert done[0].status == dg.DagsterRunStatus.SUCCESS, failure
+        instance.dispose()
+        print(f"sensor run {done[0].run_id} succeeded after {time.monotonic() - t0:.0f} s")
+
+        started = descendants(proc.pid)
+        assert len(started) >= 4  # Triton, the workspace, dagster dev and its webserver / daemon / code server
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) == 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(alive(p) for p in started):
+            time.sleep(1)
+        assert not [p for p in started if alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in started | descendants(proc.pid):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -16,6 +16,17 @@ from orchestration.cli import main as cli
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A registry of this module's own: the first training must be promotable whatever champion earlier tests
+    on this worker left in the session's registry (an equal model rightly fails the accuracy gate's +0.002)."""
+    from models.tracking import free_port, start_tracking_server
+
+    server = start_tracking_server(tmp_path_factory.mktemp("mlflow_noop"), port=free_port(), reuse=False, timeout=300)
+    yield server
+    server.stop()
+
+
 def test_an_identical_retraining_reuses_the_champion_and_registers_no_version(home, policies, capsys, monkeypatch):
     # The code's identity is the git commit plus uncommitted changes; in a work tree others edit while this
     # runs it would change between the two trainings (and rightly train anew), so it is pinned here.
