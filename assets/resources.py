@@ -22,25 +22,26 @@ from connectors.mail import MAX_ATTACHMENT_BYTES
 from connectors.samples.history import generate_claims_history
 from connectors.schema import CLAIMS_HISTORY
 from connectors.system_of_record import ClaimsSystem, PolicySystem, SqlPolicySystem
-from connectors.warehouse import Warehouse
+from connectors.warehouse import Warehouse, open_warehouse
 from models.claude import ClaudeClient, ClaudeConfig
 from models.registry import MODEL_NAME, GovernancePolicy, ModelRegistry
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file that raw tables land in and dbt builds on.
+    """The warehouse that raw tables land in and dbt builds on: a DuckDB file (embedded default) or, in
+    PROD, a PostgreSQL database (`postgresql://...`, the one the dbt `prod` target builds in).
 
     Every raw table of `connectors/schema.py` exists once a run has set this resource up
     (once per process and file), so asset bodies run no DDL.
     """
 
-    path: str = Field(description="DuckDB database file.")
+    path: str = Field(description="DuckDB database file, or a postgresql:// URL (PROD).")
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self.get().ensure_schema()
 
     def get(self) -> Warehouse:
-        return Warehouse(self.path)
+        return open_warehouse(self.path)
 
 
 class InboxResource(dg.ConfigurableResource):

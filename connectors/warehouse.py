@@ -182,3 +182,253 @@ class Warehouse:
         if con is not None:
             return con.execute(sql, args).df()
         return self.read(sql, args)
+
+
+# --- PROD: the same warehouse on PostgreSQL ---------------------------------------------------------------
+#
+# In production the raw tables live in a schema `raw` of the PostgreSQL database the dbt `prod` target builds
+# in (dbt/profiles.yml), so every run pod, dbt and the marts share one transactional store and several runs
+# may write at once. The connection it hands out speaks the small part of DuckDB's Python API the assets use
+# (`execute(sql, params)` with `?` placeholders, then `fetchall`/`fetchone`/`df`/`fetchnumpy`; `begin` and
+# `commit` as statements), so the asset code is the same on both; their SQL is kept portable.
+
+POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://", "postgres://")
+
+# DuckDB column types as PostgreSQL spells them (the others are spelt the same in both).
+_PG_TYPES = {"DOUBLE": "double precision", "FLOAT": "real", "BLOB": "bytea", "HUGEINT": "numeric(38, 0)"}
+
+
+def is_postgres(location: object) -> bool:
+    """Whether a warehouse location is a PostgreSQL URL rather than a DuckDB file."""
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+def _pg_sql(sql: str, with_params: bool) -> str:
+    """DuckDB's `?` placeholders as psycopg2's `%s` (outside quoted text); `%` doubled when parameters follow."""
+    if not with_params:
+        return sql
+    out, quote = [], None
+    for ch in sql:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            out.append("%s")
+            continue
+        out.append("%%" if ch == "%" else ch)
+    return "".join(out)
+
+
+def _pg_value(value):
+    """A Python value psycopg2 adapts: numpy scalars unwrapped, pandas' missing values as None."""
+    import numpy as np
+
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.ndarray):
+        return [_pg_value(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        if not value:  # `unnest('{}')` cannot pick a type; the lists bound are of keys, i.e. text
+            from psycopg2.extensions import AsIs
+
+            return AsIs("array[]::text[]")
+        return [_pg_value(v) for v in value]
+    return value
+
+
+# PostgreSQL type OIDs, for frames typed as DuckDB's `.df()` types them.
+_PG_INT, _PG_FLOAT, _PG_NUMERIC, _PG_BOOL = {20, 21, 23}, {700, 701}, {1700}, {16}
+_PG_DATETIME = {1082, 1114, 1184}
+
+
+class PostgresCursor:
+    """The result of one statement, read the ways the assets read DuckDB results."""
+
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    @property
+    def description(self):
+        return self._cursor.description
+
+    def fetchall(self) -> list[tuple]:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def fetchone(self):
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def df(self) -> pd.DataFrame:
+        """The rows as a frame typed like DuckDB's: dates and timestamps as datetime64, numerics as floats,
+        integers and booleans nullable where a value is missing."""
+        if not self._cursor.description:
+            return pd.DataFrame()
+        names = [d.name for d in self._cursor.description]
+        frame = pd.DataFrame.from_records(self._cursor.fetchall(), columns=names)
+        for name, desc in zip(names, self._cursor.description, strict=True):
+            col = frame[name]
+            if desc.type_code in _PG_DATETIME:
+                frame[name] = pd.to_datetime(col, utc=desc.type_code == 1184)
+            elif desc.type_code in _PG_NUMERIC | _PG_FLOAT:
+                frame[name] = pd.to_numeric(col, errors="coerce").astype("float64")
+            elif desc.type_code in _PG_INT:
+                frame[name] = col.astype("Int64") if col.isna().any() else col.astype("int64")
+            elif desc.type_code in _PG_BOOL:
+                frame[name] = col.astype("boolean") if col.isna().any() else col.astype(bool)
+        return frame
+
+    def fetchnumpy(self) -> dict:
+        frame = self.df()
+        return {c: frame[c].to_numpy() for c in frame.columns}
+
+
+class PostgresConnection:
+    """A psycopg2 connection in autocommit mode: like DuckDB's, a statement commits unless `begin` came first."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence | None = None) -> PostgresCursor:
+        cursor = self.raw.cursor()
+        args = [_pg_value(p) for p in params] if params else None
+        cursor.execute(_pg_sql(sql, args is not None), args)
+        return PostgresCursor(cursor)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresWarehouse(Warehouse):
+    """The warehouse's raw tables in schema `raw` of a PostgreSQL database (PROD), same methods as on DuckDB."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.path = url  # what callers pass on (dbt vars, secrets lookup) when they ask where the warehouse is
+
+    def _dsn(self) -> dict:
+        from sqlalchemy.engine import make_url
+
+        parts = make_url(self.url)
+        dsn = {"host": parts.host, "port": parts.port or 5432, "user": parts.username, "dbname": parts.database}
+        if parts.password:
+            dsn["password"] = parts.password
+        return {k: v for k, v in dsn.items() if v is not None}
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[PostgresConnection]:
+        import psycopg2
+
+        raw = psycopg2.connect(application_name="claimflow-warehouse", **self._dsn())
+        raw.autocommit = True
+        if read_only:
+            raw.cursor().execute("set session characteristics as transaction read only")
+        con = PostgresConnection(raw)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _identity(self) -> tuple[str, int, int] | None:
+        return (self.url, 0, 0)
+
+    def ensure_schema(self, tables: Iterable[Table] | None = None, *, force: bool = False) -> None:
+        """Create every declared raw table that is not there yet (once per process and database)."""
+        with _ENSURE_LOCK:
+            if not force and tables is None and self._identity() in _ENSURED:
+                return
+            with self.connect() as con:
+                con.execute("select pg_advisory_lock(hashtext('claimflow.warehouse.ddl'))")
+                try:
+                    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+                    for declared in TABLES.values() if tables is None else tables:
+                        con.execute(_pg_ddl(declared))
+                finally:
+                    con.execute("select pg_advisory_unlock(hashtext('claimflow.warehouse.ddl'))")
+            if tables is None:
+                _ENSURED.add(self._identity())
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresConnection]:
+        with self.connect() as con:
+            con.execute("begin")
+            try:
+                yield con
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    con.execute("rollback")
+                raise
+            con.execute("commit")
+
+    @contextmanager
+    def _incoming(self, con: PostgresConnection, table: Table | str, frame: pd.DataFrame) -> Iterator[str]:
+        """`frame` as the temporary table `_incoming`, typed like `table`'s columns; yields the column list."""
+        from psycopg2.extras import execute_values
+
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        con.execute("drop table if exists pg_temp._incoming")
+        con.execute(f"create temporary table _incoming as select {cols} from {table} limit 0")
+        rows = [tuple(_pg_value(v) for v in row) for row in frame.astype(object).itertuples(index=False, name=None)]
+        execute_values(con.raw.cursor(), f"insert into pg_temp._incoming ({cols}) values %s", rows, page_size=1000)
+        try:
+            yield cols
+        finally:
+            with contextlib.suppress(Exception):
+                con.execute("drop table if exists pg_temp._incoming")
+
+    def append(self, con: PostgresConnection, table: Table | str, frame: pd.DataFrame) -> int:
+        if frame.empty:
+            return 0
+        with self._incoming(con, table, frame) as cols:
+            con.execute(f"insert into {table} ({cols}) select {cols} from pg_temp._incoming")
+        return len(frame)
+
+    def upsert(
+        self, con: PostgresConnection, table: Table | str, frame: pd.DataFrame, key: Sequence[str] | None = None
+    ) -> int:
+        key = _key(table, key)
+        if frame.empty:
+            return 0
+        match = " and ".join(f't."{k}" = s."{k}"' for k in key)
+        with self._incoming(con, table, frame) as cols:
+            con.execute(f"delete from {table} t where exists (select 1 from pg_temp._incoming s where {match})")
+            con.execute(f"insert into {table} ({cols}) select {cols} from pg_temp._incoming")
+        return len(frame)
+
+    def insert_new(
+        self, con: PostgresConnection, table: Table | str, frame: pd.DataFrame, key: Sequence[str] | None = None
+    ) -> int:
+        key = _key(table, key)
+        if frame.empty:
+            return 0
+        match = " and ".join(f't."{k}" = s."{k}"' for k in key)
+        with self._incoming(con, table, frame) as cols:
+            # Concurrent writers of one key: the loser's row is skipped (as a duplicate), never an error.
+            conflict = " on conflict do nothing" if isinstance(table, Table) and tuple(key) == table.key else ""
+            cur = con.execute(
+                f"insert into {table} ({cols}) select {cols} from pg_temp._incoming s "
+                f"where not exists (select 1 from {table} t where {match}){conflict}"
+            )
+        return max(cur._cursor.rowcount, 0)
+
+    def read(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+
+def _pg_ddl(table: Table) -> str:
+    cols = [f'"{c}" {_PG_TYPES.get(t.upper(), t)}' for c, t in table.columns]
+    if table.key:
+        cols.append("primary key (" + ", ".join(f'"{k}"' for k in table.key) + ")")
+    return f"create table if not exists {table.qualified} (\n    " + ",\n    ".join(cols) + "\n)"
+
+
+def open_warehouse(location: Path | str) -> Warehouse:
+    """The warehouse at `location`: a PostgreSQL URL (PROD) or a DuckDB file (the embedded default)."""
+    return PostgresWarehouse(str(location)) if is_postgres(location) else Warehouse(location)
