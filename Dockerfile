@@ -31,7 +31,7 @@ RUN pip install --no-deps .
 # The dbt manifest for the prod target; parsing reads no data and reaches no database.
 RUN CLAIMFLOW_HOME=/tmp/claimflow CLAIMFLOW_ENV=prod CLAIMFLOW_DBT_TARGET=prod \
     CLAIMFLOW_PG_HOST=build CLAIMFLOW_PG_USER=build CLAIMFLOW_PG_DBNAME=build \
-    python -m assets.dbt.project && test -s dbt/target/manifest.json
+    python -m assets.dbt.project && test -s dbt/target-prod/manifest.json
 
 FROM python:3.11.11-slim-bookworm
 RUN apt-get update \

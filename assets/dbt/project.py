@@ -16,7 +16,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dbt.errors import DagsterDbtManifestNotFoundError
 
 from assets.dbt.translator import dbt_asset_key
-from assets.project import DBT_PROJECT_DIR, dbt_target_for, warehouse_path
+from assets.project import DBT_LOCAL_TARGET, DBT_PROJECT_DIR, dbt_target_for, warehouse_path
 
 MANIFEST_COMMAND = "make dbt-manifest"
 
@@ -30,10 +30,20 @@ def dbt_target() -> str:
     return os.environ.get("CLAIMFLOW_DBT_TARGET") or dbt_target_for(os.environ.get("CLAIMFLOW_ENV") or "local")
 
 
+def manifest_folder(target: str) -> Path:
+    """Where `target`'s manifest lives: `dbt/target` for the embedded default, `dbt/target-<name>` for another.
+
+    The relations in a manifest carry the target's schemas (`main` on DuckDB, `analytics` on Postgres), so a
+    PROD manifest must never stand in for the local one (or the reverse) in the same checkout.
+    """
+    return Path("target") if target == DBT_LOCAL_TARGET else Path(f"target-{target}")
+
+
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,
     target=dbt_target(),
+    target_path=manifest_folder(dbt_target()),
 )
 
 
