@@ -555,9 +555,10 @@ def _number_first_notices(con, first_notices: list, assign_numbers: AssignNumber
     floor = {}
     for year in years:
         top = con.execute(
-            f"""select max(try_cast(split_part(claim_number, '-', 3) as integer)) from (
-                    select claim_number from {PARSED_CLAIMS} union all select claim_number from {CLAIMS_HISTORY})
-                where claim_number like ?""",
+            # Portable SQL (DuckDB and PostgreSQL): a serial that is not 1-9 digits is no serial.
+            f"""select max(cast(split_part(claim_number, '-', 3) as integer)) from (
+                    select claim_number from {PARSED_CLAIMS} union all select claim_number from {CLAIMS_HISTORY}) known
+                where claim_number like ? and split_part(claim_number, '-', 3) similar to '[0-9]{{1,9}}'""",
             [f"CLM-{year}-%"],
         ).fetchone()[0]
         floor[year] = int(top or 0)
