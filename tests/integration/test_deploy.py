@@ -1,9 +1,10 @@
-"""deploy/ checked offline: Kubernetes manifests against the API schemas, the Dagster chart values against
-what Claimflow needs, the instance they render through Dagster's own config validation."""
+"""deploy/ checked offline: our chart rendered by Helm and its manifests against the Kubernetes API schemas,
+the Dagster chart values against what Claimflow needs, the instance they render through Dagster's own config
+validation. The official Dagster chart itself is not rendered here: it is not on PyPI and nothing else
+brings it offline (deploy/README.md)."""
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -22,34 +23,28 @@ def documents(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
-def merge_patch(base: dict, patch: dict) -> dict:
-    """A strategic-merge patch as kustomize applies ours: maps merge, containers merge by name."""
-    out = copy.deepcopy(base)
-    for key, value in patch.items():
-        if key == "containers" and isinstance(value, list):
-            by_name = {c["name"]: c for c in out.get(key, [])}
-            for container in value:
-                by_name[container["name"]] = merge_patch(by_name.get(container["name"], {}), container)
-            out[key] = list(by_name.values())
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_patch(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+CHART = DEPLOY / "helm" / "claimflow"
+NAMESPACE = "claimflow"
+
+
+def render_chart(overrides: dict | None = None) -> list[dict]:
+    """Our chart rendered by Helm itself (Helm's Go SDK in the `helm-python-sdk` wheel, no helm binary),
+    with its values.yaml merged with `overrides` as `helm template -f` would."""
+    import helm_python
+
+    chart = helm_python.Chart.load(CHART)
+    try:
+        rendered = chart.render(overrides or {}, name="claimflow", namespace=NAMESPACE, is_install=True)
+    finally:
+        chart.close()
+    return [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
 
 
 def rendered_manifests() -> list[dict]:
-    """What `kubectl apply -k deploy/k8s` sends, plus the example secrets."""
-    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
-    docs = [d for name in kustomization["resources"] for d in documents(DEPLOY / "k8s" / name)]
-    for patch_ref in kustomization.get("patches", []):
-        patch = yaml.safe_load((DEPLOY / "k8s" / patch_ref["path"]).read_text())
-        docs = [merge_patch(d, patch) if (d["kind"], d["metadata"]["name"]) ==
-                (patch["kind"], patch["metadata"]["name"]) else d for d in docs]  # fmt: skip
-    for d in docs:
-        if d["kind"] != "Namespace":
-            d["metadata"].setdefault("namespace", kustomization["namespace"])
-    return docs + documents(DEPLOY / "k8s" / "secrets.example.yaml")
+    """What `helm install` sends with our values, the namespace, and the example secrets."""
+    return render_chart() + documents(DEPLOY / "k8s" / "namespace.yaml") + documents(
+        DEPLOY / "k8s" / "secrets.example.yaml"
+    )
 
 
 @pytest.mark.parametrize("manifest", rendered_manifests(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
@@ -57,21 +52,43 @@ def test_every_manifest_is_valid_against_the_kubernetes_schema(manifest):
     kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
 
 
+def test_the_chart_passes_helm_lint_in_strict_mode():
+    import helm_python
+
+    report = helm_python.lint(CHART, strict=True, namespace=NAMESPACE, kube_version=f"v{K8S_VERSION}")
+    assert report["errors"] == [] and not [m for m in report["messages"] if m["severity"] > 1], report
+
+
 def test_the_schema_check_can_fail():
     broken = next(d for d in rendered_manifests() if d["kind"] == "Deployment")
-    broken = merge_patch(broken, {"spec": {"replicas": "two"}})
+    broken["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
 
 
+def _triton_pod(docs: list[dict]) -> dict:
+    triton = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "triton")
+    return triton["spec"]["template"]["spec"]
+
+
 def test_triton_is_ready_only_when_triton_says_so_and_runs_on_gpu_nodes():
-    triton = next(d for d in rendered_manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "triton")
-    pod = triton["spec"]["template"]["spec"]
+    pod = _triton_pod(rendered_manifests())
     container = next(c for c in pod["containers"] if c["name"] == "triton")
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert pod["nodeSelector"] and pod["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_gpu_values_reach_the_rendered_pod_and_a_cpu_cluster_renders_valid_manifests_too():
+    gpus = _triton_pod(render_chart({"triton": {"gpus": 2, "nodeSelector": {"pool": "a100"}}}))
+    assert gpus["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    assert gpus["nodeSelector"] == {"nvidia.com/gpu.present": "true", "pool": "a100"}  # values merge as in Helm
+    cpu_only = render_chart({"triton": {"gpus": 0, "nodeSelector": None, "tolerations": []}})
+    pod = _triton_pod(cpu_only)
+    assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["limits"] and "nodeSelector" not in pod
+    for doc in cpu_only:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
 def test_no_manifest_carries_a_real_secret():
