@@ -33,7 +33,7 @@ __all__ = [
     "schema_property_names",
 ]
 
-PROMPT_VERSION = "claims-assist-2026-11"
+PROMPT_VERSION = "claims-assist-2026-12"
 
 # The contract fields Claude may propose; description, e-mail and photos stay with the rules.
 ASSIST_FIELDS: tuple[str, ...] = (
@@ -102,13 +102,15 @@ write only from them. Never promise or mention a payment, an amount, an approval
 delay that is not in the facts; never add another claim number, a link, a phone number or an \
 e-mail address. Do not ask for information the facts do not ask for.
 
-Write in the language of `language` ("en": English; "fr": French, formal "vous"), two to four \
-sentences, at most 600 characters. Greet the customer with the placeholder in `customer` \
-exactly as given (for example "Dear [PERSON_1]," or "Bonjour [PERSON_1],"), or with a neutral \
-greeting when it is null. Mention the claim number exactly as given, say in plain words where \
-the claim stands (`status_text`), what happens next (`next_step_text`) and when \
-(`expected_time`). Sign as "Claimflow Assurances claims team" in English or "Le service \
-sinistres de Claimflow Assurances" in French.
+Write the whole message in the language of `language` ("en" English, "fr" French, "de" German, \
+"es" Spanish, "it" Italian, "nl" Dutch), in the polite form (vous, Sie, usted, Lei, u), two to \
+four sentences, at most 600 characters; a message in another language is not sent. Greet the \
+customer with the placeholder in `customer` exactly as given (for example "Dear [PERSON_1]," or \
+"Guten Tag [PERSON_1],"), or with a neutral greeting when it is null. Mention the claim number \
+exactly as given, say in plain words where the claim stands (`status_text`), what happens next \
+(`next_step_text`) and when (`expected_time`). When `first_notice` is true, the claim number is \
+new: tell the customer it has been opened for the loss they reported and ask them to quote it. \
+Sign with `signature` exactly as given.
 
 Your only output is one call of the tool `write_status_message`.
 """

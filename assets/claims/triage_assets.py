@@ -128,15 +128,6 @@ def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, wa
     )
 
 
-_FRENCH_HINTS = (" je ", " mon ", " ma ", "bonjour", "sinistre", "voiture", "véhicule")
-
-
-def guess_language(text: str | None) -> str:
-    """'fr' or 'en' for the customer message, from the customer's own words."""
-    low = f" {(text or '').lower()} "
-    return "fr" if sum(h in low for h in _FRENCH_HINTS) >= 2 else "en"
-
-
 class DraftsConfig(dg.Config):
     """How drafts are requested from Claude."""
 
@@ -151,7 +142,7 @@ def status_drafts(
 ):
     """The customer's status message per decision: text plus machine-readable JSON, by Claude or the template."""
     from models.batches import draft_status_batch
-    from models.drafting import draft_status
+    from models.drafting import draft_status, draft_subject
 
     wh = warehouse.get()
     pending = wh.read(
@@ -176,7 +167,8 @@ def status_drafts(
     jobs = {
         f"{r['claim_number']}:{r['model_version']}": (
             {"claim_number": r["claim_number"], "contact_name": r["sender_name"],
-             "language": r.get("claim_language") or guess_language(r["description"]),
+             # no stored language (claims parsed before it was kept): detected in the description
+             "language": r.get("claim_language"), "description": r["description"],
              "disposition": r.get("disposition")},
             {"queue": r["queue"], "rule": r["rule"], "needs_review": bool(r["needs_human"])},
         )
@@ -191,7 +183,7 @@ def status_drafts(
             drafted = {k: draft_status(claim, decision, client) for k, (claim, decision) in jobs.items()}
         for r in pending_rows:
             draft = drafted[f"{r['claim_number']}:{r['model_version']}"]
-            subject = f"Claim {r['claim_number']}" if draft.language == "en" else f"Sinistre {r['claim_number']}"
+            subject = draft_subject(r["claim_number"], draft.language)
             rows.append({
                 "claim_number": r["claim_number"], "model_version": r["model_version"], "subject": subject,
                 "body": draft.text, "payload": json.dumps(draft.payload),

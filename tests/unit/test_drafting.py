@@ -20,15 +20,20 @@ from models.assist import (
 from models.claude import CallRecord, ClaudeClient, ClaudeConfig, claims_cost
 from models.contracts import EXTRACTED_FIELDS, ClaimFields
 from models.drafting import (
+    DEFAULT_NEXT_STEP,
     DRAFT_TOOL_SPEC,
+    WORDING,
     DraftOutput,
     accept_draft,
     check_message,
     draft_status,
+    draft_subject,
     prepare_draft,
+    render_template,
     status_payload,
 )
 from models.extraction import extract_fields
+from models.mail_language import LANGUAGES, detect_language
 from models.pricing import PRICE_TABLE, PriceTable, TokenUsage, call_cost
 from models.prompts import (
     DRAFT_TOOL,
@@ -90,7 +95,7 @@ def test_the_draft_facts_carry_the_name_only_as_a_placeholder():
     job = prepare_draft({**CLAIM, "contact_email": "jean@x.fr", "description": "Jean Dupont, 06 12 34 56 78"}, {})
     assert job.facts["customer"] == "[PERSON_1]"
     assert set(job.facts) == {"claim_number", "language", "customer", "status", "status_text", "next_step",
-                              "next_step_text", "expected_time"}
+                              "next_step_text", "expected_time", "signature"}
     assert "Dupont" not in str(job.facts) and "jean@x.fr" not in str(job.facts)
 
 
@@ -113,6 +118,134 @@ def test_a_model_message_is_checked_before_it_can_be_sent(message, problem):
     assert draft.fallback_reason == problem
     if problem is None:
         assert draft.text.startswith("Dear Jean Dupont,")
+
+
+# ------------------------------------------------------------------ the claim's language
+
+# Every decision shape the payload test above covers, so each status and next step is rendered.
+DECISIONS = [{}, {"human_review": True}, {"route": "fast_track"}, {"queue": "expert_assessment"},
+             {"queue": "specialist"}, {"missing_documents": ["photos"]},
+             {"status": "closed", "next_step": "none", "expected_time": None}]
+
+
+def _paragraphs(lang: str, decision: dict, **claim) -> list[str]:
+    job = prepare_draft({**CLAIM, "language": lang, **claim}, decision)
+    return render_template(job).split("\n\n")
+
+
+def test_every_language_has_words_for_every_status_and_next_step():
+    assert set(WORDING) == set(LANGUAGES)
+    for wording in WORDING.values():
+        assert set(wording.statuses) == set(DEFAULT_NEXT_STEP)
+        assert set(wording.next_steps) == set(DEFAULT_NEXT_STEP.values())
+        assert all("{when}" in text for text in wording.next_steps.values())
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_template_is_written_in_the_claims_language_for_every_status(lang):
+    for decision in DECISIONS:
+        draft = draft_status({**CLAIM, "language": lang}, decision, None)
+        assert draft.language == lang and draft.provenance == "template"
+        assert detect_language(draft.text)[0] == lang, draft.text
+        assert draft.text.count("CLM-2026-000123") == 1 and "Jean Dupont" in draft.text.split("\n")[0]
+        # the greeting and the signature of the same language, no placeholder left unfilled
+        assert WORDING[lang].signature in draft.text and "{" not in draft.text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_first_notice_tells_the_customer_the_new_number_in_the_claims_language(lang):
+    plain = _paragraphs(lang, {})
+    opened = _paragraphs(lang, {}, disposition="first_notice")
+    assert len(opened) == len(plain) + 1
+    notice = opened[1]  # right after the greeting, before where the claim stands
+    assert "CLM-2026-000123" in notice and notice not in plain
+    assert detect_language(notice)[0] == lang, notice
+
+
+@pytest.mark.parametrize(
+    ("lang", "one_day", "two_days"),
+    [
+        ("en", "within 1 business day", "within 2 business days"),
+        ("fr", "sous 1 jour ouvré", "sous 2 jours ouvrés"),
+        ("de", "innerhalb eines Werktages", "innerhalb von 2 Werktagen"),
+        ("es", "en un plazo de 1 día hábil", "en un plazo de 2 días hábiles"),
+        ("it", "entro 1 giorno lavorativo", "entro 2 giorni lavorativi"),
+        ("nl", "binnen 1 werkdag", "binnen 2 werkdagen"),
+    ],
+)
+def test_business_days_agree_in_number(lang, one_day, two_days):
+    one = draft_status({**CLAIM, "language": lang}, {"expected_time": "P1D"}, None).text
+    two = draft_status({**CLAIM, "language": lang}, {"expected_time": "P2D"}, None).text
+    assert one_day in one and two_days not in one
+    assert two_days in two and one_day not in two
+
+
+def test_german_goes_on_in_lower_case_after_the_greeting_comma():
+    assert _paragraphs("de", {})[1].startswith("wir ")
+    assert _paragraphs("de", {}, disposition="first_notice")[2].startswith("Wir ")
+
+
+@pytest.mark.parametrize(
+    ("lang", "subject"),
+    [("en", "Claim CLM-2026-000123"), ("fr", "Sinistre CLM-2026-000123"), ("de", "Schadenfall CLM-2026-000123"),
+     ("es", "Siniestro CLM-2026-000123"), ("it", "Sinistro CLM-2026-000123"),
+     ("nl", "Schadedossier CLM-2026-000123")],
+)
+def test_the_subject_line_is_in_the_claims_language(lang, subject):
+    assert draft_subject("CLM-2026-000123", lang) == subject
+
+
+@pytest.mark.parametrize(
+    ("claim", "lang"),
+    [
+        ({"language": "pt"}, "en"),  # no Portuguese template: English, said in the draft's language
+        ({"language": "de-CH"}, "de"),
+        ({"language": "NL"}, "nl"),
+        ({"language": None, "description": "Gestern ist mir ein Auto in die Seite gefahren, die Tür ist verbeult."},
+         "de"),
+        ({"language": None, "description": None}, "en"),
+        ({"language": "it", "description": "Yesterday a van hit my car in the car park and drove off."}, "it"),
+    ],
+)
+def test_the_draft_language_is_the_stored_one_else_the_detected_one_else_english(claim, lang):
+    draft = draft_status({**CLAIM, **claim}, {}, None)
+    assert draft.language == lang
+    assert detect_language(draft.text)[0] == lang
+
+
+# What Claude might write for a German claim, in each of the six languages.
+CLAUDE_LIKE = {
+    "en": "Dear [PERSON_1], your claim CLM-2026-000123 is being reviewed; your claims handler will contact you "
+          "within 3 business days. Claimflow Assurances claims team",
+    "fr": "Bonjour [PERSON_1], votre dossier CLM-2026-000123 est en cours d'examen ; votre gestionnaire vous "
+          "contactera sous 3 jours ouvrés. Le service sinistres de Claimflow Assurances",
+    "de": "Guten Tag [PERSON_1], Ihr Schadenfall CLM-2026-000123 wird derzeit geprüft. Ihr Sachbearbeiter meldet "
+          "sich innerhalb von 3 Werktagen bei Ihnen. Ihr Schadenteam der Claimflow Assurances",
+    "es": "Estimado/a [PERSON_1]: su siniestro CLM-2026-000123 está en revisión y su tramitador se pondrá en "
+          "contacto con usted en un plazo de 3 días hábiles. El equipo de siniestros de Claimflow Assurances",
+    "it": "Gentile [PERSON_1], il suo sinistro CLM-2026-000123 è in esame; il liquidatore la contatterà entro 3 "
+          "giorni lavorativi. Il servizio sinistri di Claimflow Assurances",
+    "nl": "Geachte [PERSON_1], uw schadedossier CLM-2026-000123 wordt beoordeeld; uw schadebehandelaar neemt binnen "
+          "3 werkdagen contact met u op. Het schadeteam van Claimflow Assurances",
+}
+
+
+@pytest.mark.parametrize("written", LANGUAGES)
+def test_a_model_message_in_another_language_than_the_claims_is_replaced_by_the_template(written):
+    for lang in LANGUAGES:
+        job = prepare_draft({**CLAIM, "language": lang}, {"human_review": True})
+        draft = accept_draft(job, DraftOutput(message=CLAUDE_LIKE[written]))
+        if written == lang:
+            assert draft.provenance == "claude"
+            assert draft.text == CLAUDE_LIKE[written].replace("[PERSON_1]", "Jean Dupont")
+        else:
+            assert (draft.provenance, draft.fallback_reason) == ("template", "invalid_draft_language")
+            assert detect_language(draft.text)[0] == lang
+
+
+def test_a_message_too_short_to_tell_its_language_is_not_refused_for_it():
+    job = prepare_draft({**CLAIM, "language": "de"}, {})
+    assert check_message("[PERSON_1]: CLM-2026-000123.", job) is None
 
 
 # ------------------------------------------------------------------ extraction help
