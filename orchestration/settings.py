@@ -75,6 +75,15 @@ def check_prod_settings(environ: Mapping[str, str] | None = None) -> None:
     missing = missing_prod_settings(environ)
     if missing:
         raise SettingsError(f"CLAIMFLOW_ENV=prod needs these settings, unset: {', '.join(missing)}")
+    e = os.environ if environ is None else environ
+    if parse_environment(e.get("CLAIMFLOW_ENV")) is not Environment.PROD:
+        return
+    from connectors.warehouse import POSTGRES_SCHEMES  # here: duckdb and pandas stay out of `claimflow --help`
+
+    if not (e.get("CLAIMFLOW_WAREHOUSE") or "").strip().startswith(POSTGRES_SCHEMES):
+        # dbt's prod target reads the raw tables from Postgres: Python assets writing a file would feed it nothing.
+        raise SettingsError("CLAIMFLOW_WAREHOUSE must be a postgresql:// URL when CLAIMFLOW_ENV=prod "
+                            "(the database of the dbt prod target, CLAIMFLOW_PG_*)")
 
 
 @dataclass(frozen=True)

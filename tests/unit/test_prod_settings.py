@@ -12,12 +12,13 @@ from orchestration.settings import (
     INBOX_KINDS,
     PROD_REQUIRED,
     SettingsError,
+    check_prod_settings,
     missing_prod_settings,
 )
 
 FULL_PROD = {
     "CLAIMFLOW_ENV": "prod", "CLAIMFLOW_SOR_URL": "postgresql+psycopg2://u@db/sor",
-    "CLAIMFLOW_CLAIMS_SYSTEM_URL": "postgresql+psycopg2://u@db/claims", "CLAIMFLOW_WAREHOUSE": "/data/wh.duckdb",
+    "CLAIMFLOW_CLAIMS_SYSTEM_URL": "postgresql+psycopg2://u@db/claims", "CLAIMFLOW_WAREHOUSE": "postgresql://u@db/warehouse",
     "CLAIMFLOW_ATTACHMENTS_DIR": "/attachments", "MLFLOW_TRACKING_URI": "http://mlflow:5000",
     "CLAIMFLOW_TRITON_GRPC_URL": "triton:8001", "CLAIMFLOW_TRITON_REPOSITORY": "/triton-models",
     "CLAIMFLOW_PG_HOST": "db", "CLAIMFLOW_PG_USER": "claimflow", "CLAIMFLOW_PG_DBNAME": "warehouse",
@@ -34,6 +35,12 @@ def test_prod_names_every_missing_setting_and_local_needs_none():
     assert missing_prod_settings(partial) == ["CLAIMFLOW_SOR_URL", "CLAIMFLOW_IMAP_PASSWORD"]
     with pytest.raises(SettingsError, match="CLAIMFLOW_INBOX='pop3'"):
         missing_prod_settings({**FULL_PROD, "CLAIMFLOW_INBOX": "pop3"})
+
+
+def test_prod_refuses_a_warehouse_file_because_dbt_prod_reads_the_raw_tables_from_postgres():
+    check_prod_settings(FULL_PROD)
+    with pytest.raises(SettingsError, match="CLAIMFLOW_WAREHOUSE must be a postgresql:// URL"):
+        check_prod_settings({**FULL_PROD, "CLAIMFLOW_WAREHOUSE": "/data/wh.duckdb"})
 
 
 def test_the_cli_in_prod_exits_2_with_one_line_naming_each_missing_setting(tmp_path):
