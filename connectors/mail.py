@@ -45,9 +45,12 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+from connectors.ocr import OcrSession, is_document_image, pdf_page_images
+
 __all__ = [
     "ATTACHMENT_SEPARATOR",
     "MAX_ATTACHMENT_BYTES",
+    "OCR_SEPARATOR",
     "PARSE_ERROR_REASONS",
     "Attachment",
     "MailMessage",
@@ -60,9 +63,11 @@ __all__ = [
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 PARSE_ERROR_REASONS = frozenset({"empty", "not_an_email", "undecodable", "unreadable"})
 FORWARD_SEPARATOR = "---------- Forwarded message ----------"
-# Text read from an attachment (a .txt statement, a PDF's text layer) follows the body under this line.
+# Text read from an attachment (a .txt statement, a PDF's text layer) follows the body under this line;
+# text read by OCR (a scanned page, a document image) under the second, so it keeps that provenance.
 ATTACHMENT_SEPARATOR = "---------- Attachment: {name} ----------"
-ATTACHMENT_LINE = re.compile(r"^---------- Attachment: (?P<name>.*) ----------$", re.MULTILINE)
+OCR_SEPARATOR = "---------- OCR: {name} ----------"
+ATTACHMENT_LINE = re.compile(r"^---------- (?P<source>Attachment|OCR): (?P<name>.*) ----------$", re.MULTILINE)
 MAX_ATTACHMENT_TEXT = 100_000
 # A plain part this short beside a richer HTML part is a stub ("Bitte HTML-Ansicht verwenden").
 _STUB_CHARS = 80
@@ -1016,9 +1021,9 @@ def _assemble(msg, b: _Builder, pre_defects: list[str]) -> MailMessage:
 
     content_hash = _content_hash(sender_address, subject, text, attachments)
     # After the hash: the hash stays what it was for the same bytes, attachments count by sha256.
-    for name, extra in _attachment_texts(attachments, b):
-        text = f"{text}\n\n{ATTACHMENT_SEPARATOR.format(name=name)}\n{extra}" if text else \
-            f"{ATTACHMENT_SEPARATOR.format(name=name)}\n{extra}"
+    for separator, name, extra in _attachment_texts(attachments, b, f"{subject}\n{text}"):
+        block = f"{separator.format(name=name)}\n{extra}"
+        text = f"{text}\n\n{block}" if text else block
     message_id = _first_id(b.header_text(headers.get("message-id")))
     if not message_id:
         b.defect("missing_message_id" if "message-id" not in headers else "bad_message_id")
@@ -1166,27 +1171,43 @@ def _utc_offset(b: _Builder, raw: str | None) -> int | None:
     return None if offset is None else int(offset.total_seconds() // 60)
 
 
-def _attachment_texts(attachments: tuple[Attachment, ...], b: _Builder) -> list[tuple[str, str]]:
-    """(name, text) of attachments that carry words: plain-text files and the text layer of PDFs."""
+def _attachment_texts(
+    attachments: tuple[Attachment, ...], b: _Builder, hint: str
+) -> list[tuple[str, str, str]]:
+    """(separator, name, text) of attachments that carry words: plain-text files, the text layer of
+    PDFs, and (OCR, `connectors/ocr.py`) PDF pages without one and images that are documents."""
     out = []
+    ocr = OcrSession(hint_text=hint, defect=b.defect)
     for att in attachments:
         if att.data is None:
             continue
         name = (att.filename or att.content_type or "attachment").replace("\n", " ")[:120]
-        text = None
+        text = read = None
         if att.kind == "document" and att.content_type in ("application/pdf", "application/octet-stream") \
                 or (att.kind == "document" and (att.filename or "").lower().endswith(".pdf")):
-            text = _pdf_text(att.data, b)
+            text, scanned = _pdf_text(att.data, b)
+            if scanned:
+                read = ocr.read_images(load for page in scanned for load in pdf_page_images(page))
         elif att.kind == "other" and (att.content_type == "text/plain" or (att.filename or "").lower().endswith(".txt")):
             decoded, bad = _decode_bytes(att.data, None)
             text = decoded if _looks_like_text(decoded) else None
+        elif att.kind == "image" and is_document_image(att.filename, att.data):
+            read = ocr.read_images([lambda data=att.data: _open_image(data)])
         if text and text.strip():
-            out.append((name, text.strip()[:MAX_ATTACHMENT_TEXT]))
+            out.append((ATTACHMENT_SEPARATOR, name, text.strip()[:MAX_ATTACHMENT_TEXT]))
+        if read and read.strip():
+            out.append((OCR_SEPARATOR, name, read.strip()[:MAX_ATTACHMENT_TEXT]))
     return out
 
 
-def _pdf_text(data: bytes, b: _Builder) -> str | None:
-    """The text layer of a PDF (pypdf); None for a scan without one or a PDF pypdf cannot open."""
+def _open_image(data: bytes):
+    from PIL import Image
+
+    return Image.open(__import__("io").BytesIO(data))
+
+
+def _pdf_text(data: bytes, b: _Builder) -> tuple[str | None, list]:
+    """(text layer, pages without one) of a PDF (pypdf); (None, []) for a PDF pypdf cannot open."""
     try:
         import logging
 
@@ -1194,11 +1215,11 @@ def _pdf_text(data: bytes, b: _Builder) -> str | None:
 
         logging.getLogger("pypdf").setLevel(logging.ERROR)
         reader = pypdf.PdfReader(__import__("io").BytesIO(data), strict=False)
-        pages = [page.extract_text() or "" for page in reader.pages[:20]]
+        pages = [(page, page.extract_text() or "") for page in reader.pages[:20]]
     except Exception:  # noqa: BLE001 - a broken PDF is an attachment without text, never a failed mail
         b.defect("pdf_unreadable")
-        return None
-    text = "\n".join(pages).strip()
+        return None, []
+    text = "\n".join(t for _, t in pages).strip()
     if not text:
         b.defect("pdf_without_text")
-    return text or None
+    return text or None, [page for page, t in pages if not t.strip()]

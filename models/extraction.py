@@ -1404,7 +1404,13 @@ def pick_contact_email(
 _WRITER_AHEAD_OF_UTC = timedelta(hours=3)  # Europe, up to Moscow time
 
 
-_ATTACHMENT_LINE = re.compile(r"^---------- Attachment: (?P<name>.*) ----------$", re.MULTILINE)
+_ATTACHMENT_LINE = re.compile(r"^---------- (?P<source>Attachment|OCR): (?P<name>.*) ----------$", re.MULTILINE)
+# Text read by OCR may hold misread characters (0/O, 1/l, 5/S, a lost decimal comma) that still
+# look like a value, so its fields stay under 0.8 and go to Claude's extraction help or review.
+# A policy number keeps more: it is looked up in the register before the claim proceeds, and a
+# misread one fails there (`unknown_policy`).
+OCR_CONFIDENCE = 0.7
+OCR_CHECKED_CONFIDENCE = 0.9
 _QUOTE_HEADERS = re.compile(
     _ATTRIBUTION.pattern + "|" + r"^[ \t]*(?:from|de|von|da|van|sent|envoy[ée]|gesendet|enviado|inviato|verzonden"
     r"|date|datum|fecha|data)[ \t]*:.*$",
@@ -1434,6 +1440,13 @@ def _quoted_from_other(quoted: str, sender: str | None) -> bool:
 
 def split_attachments(text: str) -> tuple[str, list[tuple[str, str]]]:
     """(body, [(attachment name, its text), ...]) from the text the mail connector assembled."""
+    body, parts = split_attachment_sources(text)
+    return body, [(name, part) for _, name, part in parts]
+
+
+def split_attachment_sources(text: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """(body, [(source, attachment name, its text), ...]); source is `attachment` (a text layer,
+    a .txt file) or `ocr` (a scanned page or a document image read by OCR)."""
     marks = list(_ATTACHMENT_LINE.finditer(text))
     if not marks:
         return text, []
@@ -1441,7 +1454,7 @@ def split_attachments(text: str) -> tuple[str, list[tuple[str, str]]]:
     parts = []
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        parts.append((m.group("name"), text[m.end() : end].strip("\n")))
+        parts.append((m.group("source").lower(), m.group("name"), text[m.end() : end].strip("\n")))
     return body, parts
 
 
@@ -1477,7 +1490,8 @@ def extract(
     """`extract_fields` with the review flags.
 
     Where fields are looked for, in order: the mail's own words (and a forwarded claim), then
-    text read from attachments (provenance `rules:attachment:NAME`), then quoted earlier mail
+    text read from attachments (provenance `rules:attachment:NAME`, or `rules:ocr:NAME` for text
+    read by OCR, less confident), then quoted earlier mail
     (`rules:quoted`, less confident). Text that tries to instruct a model is blanked first, so a
     value written only there is never chosen.
     """
@@ -1488,13 +1502,13 @@ def extract(
 
         text, subject = ftfy.fix_text(text), ftfy.fix_text(subject)
     flags: list[str] = []
-    body, attachments = split_attachments(text)
+    body, attachments = split_attachment_sources(text)
     body, injected = mask_instructions(body)
     masked_attachments = []
-    for name, part in attachments:
+    for source, name, part in attachments:
         part, hit = mask_instructions(part)
         injected |= hit
-        masked_attachments.append((f"rules:attachment:{name}", part))
+        masked_attachments.append((f"rules:{source}:{name}", part))
     subject, hit = mask_instructions(subject)
     if injected or hit:
         flags.append("instruction_text")
@@ -1619,6 +1633,10 @@ def extract(
     values["description"], conf["description"] = (description or None), (0.9 if description else 0.0)
     values["photos"], conf["photos"] = list(photos), (1.0 if photos else 0.0)
 
+    for name, source in prov.items():
+        if source.startswith("rules:ocr:") and name in conf:
+            checked = name == "policy_number" and is_canonical_policy_number(values.get(name))
+            conf[name] *= OCR_CHECKED_CONFIDENCE if checked else OCR_CONFIDENCE
     confidence = {k: round(float(v), 3) for k, v in conf.items() if values.get(k) not in (None, [])}
     provenance = {k: prov.get(k, PROVENANCE) for k in confidence}
     return Extraction(ClaimFields(**values, confidence=confidence, provenance=provenance), tuple(flags))
