@@ -106,10 +106,13 @@ class CandidateLineage:
     `begin_candidate` starts a thread that creates the run (tags, git commit),
     logs params and the training set (digest, schema, profile), creates the
     logged model the ONNX artifact will fill, and makes sure the registered
-    model exists. `finish` (after training) waits for that thread, then sends
-    what only training can give: the ONNX model with signature and input
-    example, metrics, the model card, and the registered version with its
-    alias. `abort` marks the run and the logged model FAILED when training fails.
+    model exists. `evaluated` (once the model is fitted and evaluated, before
+    its ONNX export) registers the version and logs the metrics in the
+    background while the export runs. `finish` sends what only the export can
+    give: the ONNX model with signature and input example and the model card,
+    then points the alias at the version (a call to `finish` alone does all of
+    it). `abort` marks the run and the logged model FAILED when training fails,
+    and deletes a version registered for it.
     """
 
     def __init__(
@@ -129,6 +132,9 @@ class CandidateLineage:
 
         # No usage telemetry leaves the process (and no time goes into trying to send it).
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        # Ending a run would fetch it back only to print its URL (a round trip after training); the URL is
+        # in the candidate's record and the asset's metadata.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         self.tracking_uri = tracking_uri
         self.name = name
         self.trained_by = trained_by
@@ -138,9 +144,16 @@ class CandidateLineage:
         self._prepared: Future[_Prepared] = self._pool.submit(
             self._prepare, experiment, params, training_frame[[*FEATURES, LABEL]], repo_dir, extra_tags or {}
         )
+        self._registered: Future | None = None  # the model version, once `evaluated` asked for it
+        self._metrics_logged: tuple[dict[str, float], Future] | None = None
 
     def _prepare(self, experiment, params, frame, repo_dir, extra_tags) -> _Prepared:
         import mlflow
+        # What `finish` needs is imported here, while the model trains (a fresh step process paid it after).
+        import mlflow.onnx  # noqa: F401
+        import onnx  # noqa: F401
+        from mlflow.models import Model, infer_signature  # noqa: F401
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository  # noqa: F401
         from mlflow.entities import DatasetInput, InputTag, LoggedModelOutput, Param
         from mlflow.exceptions import MlflowException
         from mlflow.tracking.context.registry import resolve_tags
@@ -181,16 +194,59 @@ class CandidateLineage:
             raise
         return _Prepared(experiment_id, run_id, run.info.artifact_uri, model.model_id, model.artifact_location)
 
+    def evaluated(self, metrics: dict[str, float]) -> None:
+        """The model is fitted and evaluated: register its version and log its metrics while it is exported.
+
+        The version carries no alias until `finish` has stored every artifact of it, and `abort`
+        deletes it if the export fails.
+        """
+        if self._registered is None:
+            self._registered = self._pool.submit(self._register)
+        self._log_metrics(metrics)
+
+    def _register(self):
+        prepared = self._prepared.result()
+        version_tags = {"trained_by": self.trained_by, "dataset_digest": self.dataset_digest}
+        version_tags |= {f"gate.{g}": PENDING for g in REQUIRED_GATES}
+        return self.client.create_model_version(
+            self.name, f"models:/{prepared.model_id}", prepared.run_id, tags=version_tags, await_creation_for=0,
+            model_id=prepared.model_id,
+        )  # fmt: skip
+
+    def _log_metrics(self, metrics: dict[str, float]) -> None:
+        if self._metrics_logged is not None and self._metrics_logged[0] == metrics:
+            return
+
+        def send():
+            from mlflow.entities import Metric
+            from mlflow.utils.time import get_current_time_millis
+
+            prepared, now = self._prepared.result(), get_current_time_millis()
+            run_id, model_id = prepared.run_id, prepared.model_id
+            self.client.log_batch(
+                run_id, metrics=[Metric(k, float(v), now, 0, model_id=model_id, run_id=run_id)
+                                 for k, v in metrics.items()], synchronous=True,
+            )  # fmt: skip
+
+        self._metrics_logged = (dict(metrics), self._pool.submit(send))
+
     def abort(self) -> None:
-        """Training failed: the run and its logged model end FAILED (no version is registered)."""
+        """Training failed: the run and its logged model end FAILED, and no version stays registered."""
         from mlflow.entities import LoggedModelStatus
 
         try:
             prepared = self._prepared.result()
         except Exception:  # noqa: BLE001 - the preparation already ended its own run
+            self._pool.shutdown(wait=False)
             return
+        try:
+            mv = self._registered.result() if self._registered is not None else None
+        except Exception:  # noqa: BLE001 - nothing was registered
+            mv = None
         finally:
             self._pool.shutdown(wait=False)
+        if mv is not None:
+            self.client.delete_model_version(self.name, mv.version)
         self.client.finalize_logged_model(prepared.model_id, LoggedModelStatus.FAILED)
         self.client.set_terminated(prepared.run_id, "FAILED")
 
@@ -203,19 +259,22 @@ class CandidateLineage:
         example_scores: np.ndarray,
         model_card: str,
     ) -> CandidateRecord:
-        """Log the trained model's half, register the version and point `challenger` at it."""
+        """Log the exported model's half (and, unless `evaluated` did, the version and metrics); move the alias.
+
+        `challenger` moves only once every artifact of the version is stored.
+        """
         import mlflow.onnx
         import onnx
-        from mlflow.entities import LoggedModelStatus, Metric
+        from mlflow.entities import LoggedModelStatus
         from mlflow.models import Model, infer_signature
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-        from mlflow.utils.time import get_current_time_millis
 
         try:
             prepared = self._prepared.result()
         except BaseException:
             self._pool.shutdown(wait=False)
             raise
+        self.evaluated(metrics)  # sends only what `evaluated` has not sent already
         client, run_id, model_id = self.client, prepared.run_id, prepared.model_id
         mv = None
         try:
@@ -233,11 +292,8 @@ class CandidateLineage:
                 )  # fmt: skip
                 card = Path(tmp) / "model_card.md"
                 card.write_text(model_card)
-                now = get_current_time_millis()
                 model_repo = get_artifact_repository(prepared.artifact_location, tracking_uri=self.tracking_uri)
                 run_repo = get_artifact_repository(prepared.run_artifact_uri, tracking_uri=self.tracking_uri)
-                version_tags = {"trained_by": self.trained_by, "dataset_digest": self.dataset_digest}
-                version_tags |= {f"gate.{g}": PENDING for g in REQUIRED_GATES}
                 # Every request that does not need another's answer goes out at once: each artifact
                 # is one HTTP upload, and on a busy machine each round trip costs tens of ms.
                 jobs = [
@@ -245,29 +301,29 @@ class CandidateLineage:
                     for f in sorted(local.rglob("*")) if f.is_file()
                 ]
                 jobs.append(self._pool.submit(run_repo.log_artifact, str(card)))
-                jobs.append(self._pool.submit(
-                    client.log_batch, run_id,
-                    metrics=[Metric(k, float(v), now, 0, model_id=model_id, run_id=run_id) for k, v in metrics.items()],
-                    synchronous=True,
-                ))  # fmt: skip
-                registered = self._pool.submit(
-                    client.create_model_version, self.name, f"models:/{model_id}", run_id, tags=version_tags,
-                    await_creation_for=0, model_id=model_id,
-                )  # fmt: skip
+                jobs.append(self._metrics_logged[1])
                 try:
                     for job in jobs:
                         job.result()
                 finally:
-                    mv = registered.result()
-            # `challenger` moves only once every artifact of the version is stored.
+                    mv = self._registered.result()
+            # The registry client itself: `MlflowClient.set_registered_model_alias` first fetches the
+            # registered model to refuse prompts (a second round trip on the critical path).
+            registry = getattr(client, "_get_registry_client", None)
+            set_alias = registry().set_registered_model_alias if registry else client.set_registered_model_alias
             last = [
-                self._pool.submit(client.set_registered_model_alias, self.name, CHALLENGER, mv.version),
+                self._pool.submit(set_alias, self.name, CHALLENGER, mv.version),
                 self._pool.submit(client.finalize_logged_model, model_id, LoggedModelStatus.READY),
                 self._pool.submit(client.set_terminated, run_id, "FINISHED"),
             ]
             for job in last:
                 job.result()
         except BaseException:
+            if mv is None:
+                try:
+                    mv = self._registered.result()
+                except Exception:  # noqa: BLE001 - nothing was registered
+                    mv = None
             if mv is not None and client.get_model_version(self.name, mv.version).aliases == []:
                 # A version whose artifacts did not all arrive must not be there to approve.
                 client.delete_model_version(self.name, mv.version)

@@ -128,6 +128,43 @@ def test_an_aborted_training_leaves_a_failed_run_and_no_version(mlflow_server, t
     assert client.search_model_versions(f"name = '{name}'") == []
 
 
+def test_a_version_registered_while_the_model_is_exported_has_its_metrics_and_alias_after_finish(mlflow_server, trained):
+    frame, params, model, holdout, metrics, onnx_bytes = trained
+    name = f"lineage_{uuid.uuid4().hex[:8]}"
+    lineage = begin_candidate(
+        tracking_uri=mlflow_server.url, experiment=name, params=params.as_dict(), training_frame=frame,
+        dataset_digest="d", trained_by="trainer", repo_dir=ROOT, name=name,
+    )  # fmt: skip
+    logged = {k: v for k, v in metrics.items() if not np.isnan(v)}
+    lineage.evaluated(logged)
+    example = holdout.head(3)
+    record = lineage.finish(metrics=logged, onnx_bytes=onnx_bytes, encoded_example=risk.encode_features(example),
+                            example_scores=risk.predict_proba(model, example), model_card="# card")  # fmt: skip
+    client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
+    run = client.get_run(record.run_id)
+    assert run.info.status == "FINISHED" and run.data.metrics == pytest.approx(logged)
+    assert [m.step for m in client.get_metric_history(record.run_id, "roc_auc")] == [0]  # sent once
+    version = client.get_model_version(name, str(record.version))
+    assert all(version.tags[f"gate.{g}"] == "pending" for g in REQUIRED_GATES)
+    assert client.get_model_version_by_alias(name, CHALLENGER).version == str(record.version)
+    assert download_onnx(mlflow_server.url, name, record.version) == onnx_bytes
+
+
+def test_a_failed_export_deletes_the_version_registered_for_it(mlflow_server, trained):
+    frame, params, *_ = trained
+    name = f"lineage_{uuid.uuid4().hex[:8]}"
+    lineage = begin_candidate(
+        tracking_uri=mlflow_server.url, experiment=name, params=params.as_dict(), training_frame=frame,
+        dataset_digest="d", trained_by="trainer", repo_dir=ROOT, name=name,
+    )  # fmt: skip
+    lineage.evaluated({"roc_auc": 0.7})
+    lineage.abort()
+    client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
+    (run,) = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+    assert run.info.status == "FAILED"
+    assert client.search_model_versions(f"name = '{name}'") == []
+
+
 def test_the_schema_without_a_walk_matches_what_mlflow_infers_value_by_value():
     rng = np.random.default_rng(5)
     n = 300
