@@ -4,55 +4,90 @@
 `NNNNNN-<hash>.eml` plus a `ground_truth.jsonl` with one record per file. It
 is deterministic for (count, seed, now, policies).
 
+Languages
+---------
+Claims are written in English, French (18 % of euro claims), German, Spanish,
+Italian and Dutch (5-5.5 % of euro claims each: customers and brokers in
+Germany, Belgium, Switzerland, Spain, Italy and the Netherlands write to a
+French insurer in their own language, in euros); claims in USD or GBP are in
+English. Follow-ups and duplicates keep their claim's language; out-of-office
+replies, newsletters and delivery failures are English or French. A foreign-
+language writer gives a French phone number in international form.
+
 Reading conventions (those of a French insurer; the truth assumes them)
 -----------------------------------------------------------------------
-* Numeric dates are ALWAYS day first: `03/04/2026`, `3/4/2026`, `03.04.2026`
-  and `03/04/26` are 3 April 2026. ISO `2026-03-04` is the only year-first
-  form. Written forms: `4 March 2026`, `4 Mar 2026`, `March 4, 2026`,
-  `Wednesday 4 March 2026`, `4 mars 2026`, `1er mars 2026`, `mercredi 4 mars
-  2026`; `4th of March` / `March 4th` have no year: it is the latest such day
-  not after the mail's Date. Relative dates (`yesterday`, `this morning`,
-  `hier`, `ce matin`) count from the Date header's local day.
+* Numeric dates are ALWAYS day first: `03/04/2026`, `3/4/2026`, `03.04.2026`,
+  `03-04-2026`, `3-4-2026` and `03/04/26` are 3 April 2026. ISO `2026-03-04`
+  is the only year-first form. Written forms: `4 March 2026`, `4 Mar 2026`,
+  `March 4, 2026`, `Wednesday 4 March 2026`, `4 mars 2026`, `1er mars 2026`,
+  `mercredi 4 mars 2026`, `4. März 2026`, `Mittwoch, 4. März 2026`, `4 de marzo
+  de 2026`, `miércoles 4 de marzo de 2026`, `4 marzo 2026` (`l'8 marzo 2026`),
+  `mercoledì 4 marzo 2026`, `4 maart 2026`, `woensdag 4 maart 2026`; `4th of
+  March` / `March 4th` have no year: it is the latest such day not after the
+  mail's Date. Relative dates (`yesterday`, `this morning`, `hier`, `ce matin`,
+  `gestern`, `heute Morgen`, `ayer`, `esta mañana`, `ieri`, `stamattina`,
+  `gisteren`, `vanochtend`) count from the Date header's local day.
 * Amounts: a `.`, `,`, space, NBSP or narrow NBSP followed by exactly three
   digits groups thousands; decimals are exactly two digits. `EUR 1.234,56`,
-  `1 234,56 €`, `€1,234.56`, `1234,56€` are 1234.56 EUR; `1.234 euros` is
+  `1 234,56 €`, `1.234,56 €`, `€ 1.234,56`, `€1,234.56`, `1234,56€` are
+  1234.56 EUR; `1.234 euros`, `1.234 Euro`, `1.234 euro`, `€ 1.234` are
   1234.00. `$`, `US$`, `USD` are USD; `£`, `GBP` are GBP.
 * Claim numbers are `CLM-YYYY-NNNNNN` (YYYY = incident year). Also written
   `clm 2026 000123`, `CLM2026000123`, `CLM 2026 000123`, `clm-2026-000123`,
-  `Claim no. 2026/000123` (only after a claim label) and `CLM-2026-123`
+  `Claim no. 2026/000123` (only after a claim label: `sinistre n°`, `Schaden
+  Nr.`, `Schaden-Nr.:`, `siniestro n.º`, `sinistro n.`, `schadenummer`, ...) and `CLM-2026-123`
   (leading zeros dropped, sometimes `#CLM-2026-123`). A serial of more than
   six digits is malformed (truth None).
 * Policy numbers are `POL-NNNNNNN`, seven digits never starting with 0. Also
   `POL1234567`, `POL 1234567`, `pol-1234567`, `pol 123 4567`, and bare
-  `1234567` after a policy/contract label. Other digit counts are malformed.
+  `1234567` after a policy/contract label (`Versicherungsnummer`, `Police-Nr.`,
+  `número de póliza`, `polizza n.`, `polisnummer`, ...). Other digit counts are
+  malformed.
 * Phones: French national forms (`06 12 34 56 78`, `0612345678`,
   `06.12.34.56.78`, `06-12-34-56-78`) are +33; `+33 (0)6 ...` drops the
   `(0)`; `(212) 555-0147`, `212-555-0147` are +1; others carry their `+`.
 * Quoted text (lines starting `>`, `<blockquote>`) and its attribution line
-  (`On ... wrote:`, `Le ... a écrit :`) is earlier mail: never a source of
-  fields. A broker's forwarded block (`---------- Forwarded message
-  ---------`, `-----Original Message-----`, `-----Message d'origine-----`)
-  IS the claim: its `From:` line is the claimant (`contact_email`), and the
-  broker's own signature phone is not the contact phone.
+  (`On ... wrote:`, `Le ... a écrit :`, `Am ... schrieb ...:`, `El ...
+  escribió:`, `Il giorno ... ha scritto:`, `Op ... schreef ...:`) is earlier
+  mail: never a source of fields. A broker's forwarded block (`----------
+  Forwarded message ---------`, `-----Original Message-----`, `-----Message
+  d'origine-----`) or attached `message/rfc822` mail IS the claim: its `From`
+  is the claimant (`contact_email`), and the broker's own signature phone is
+  not the contact phone.
 * The Subject counts as the mail's own text (follow-ups often carry the
-  claim number only there). Attachments are not a source of fields (garage
-  estimates in PDFs repeat what the body says).
+  claim number only there). Attachments with a text layer are a source of
+  the fields the body does not state: a claim form as a PDF (`pdf_form`: a
+  stub body, every field in the form) and a witness's `.txt` statement
+  (`witness_statement`: the body names the claim; the loss and its date are
+  in the witness's words). Garage estimates in PDFs repeat what the body
+  says (a claim number, a `TOTAL TTC`); zip archives are not opened. A
+  mail's subject names the loss only where the mail states it.
 
 Truth record (one JSON line per file)
 -------------------------------------
-`file`, `message_id`, `received_at` (ISO, Date header), `language` (en|fr),
+`file`, `message_id`, `received_at` (ISO, Date header), `language`
+(en|fr|de|es|it|nl: the language of the claimant's own words),
 `kind` (new|follow_up|duplicate|no_claim_number), `duplicate_of` and
 `follow_up_of` (file names or null), `policy_status` (active|lapsed|unknown:
 the status of the policy behind the claim in the policy table, unknown when
 the number is not in it or there is no claim), `variations` (sorted tags),
-`expected_quarantine_reason` (`missing_claim_number` whenever
-`expected.claim_number` is null, else null), `expected` (claim_number,
+`expected_disposition` and `expected_quarantine_reason` (what
+`models.disposition` owes the mail from what it states: out-of-office,
+newsletters and delivery failures are `quarantine`/`not_a_claim`; a claim
+number makes `follow_up` when the mail is a reply (follow-ups, and new claims
+written as a reply to the insurer's request: the claim was opened by phone),
+else `new_claim`; no claim number but a policy number and a loss type or
+date is a first notice of loss, `first_notice` (reports without a number,
+and new claims whose number is malformed); anything else is
+`quarantine`/`missing_claim_number`; the reason is null unless
+quarantined), `expected` (claim_number,
 policy_number, incident_date, loss_type, estimated_amount as a 2-dp string,
 currency, contact_email, contact_phone in E.164, photo_count = image/* parts)
 and `photos` (sha256, format, degradation, filename, width, height,
 reused_from). For a follow-up, `expected` holds the claim number, the
 sender's address and only what the new text states; a duplicate's equals
-its original's. Out-of-office and newsletters have every field null.
+its original's. Out-of-office, newsletters and delivery failures have
+every field null.
 `received_at` carries the sender's UTC offset, and incident dates are 0-45
 days before its local day (without `claims`; see below).
 
@@ -82,9 +117,12 @@ sample claims system.
 Variation tags
 --------------
 Kind and sender: `follow_up`, `follow_up_quoted`, `duplicate`,
-`forwarded_broker`, `broker_signature_phone`, `reply_quoted`,
-`out_of_office`, `newsletter`, `report_without_number`, `unknown_policy`,
-`lapsed_policy`, `currency:USD`, `currency:GBP`, `french`.
+`forwarded_broker`, `forwarded_rfc822` (the customer's mail attached whole),
+`broker_signature_phone`, `reply_quoted`, `out_of_office`, `newsletter`,
+`delivery_failure` (a `multipart/report` bounce with `message/delivery-status`;
+`returned_message` when it returns the whole message, not its headers),
+`report_without_number`, `unknown_policy`, `lapsed_policy`, `currency:USD`,
+`currency:GBP`, `french`, `german`, `spanish`, `italian`, `dutch`.
 Body: `form`, `prose`, `type_of_loss_line`, `typos`, `plain_text_only`,
 `html_only`, `multipart_alternative`, `html_entities`,
 `claim_number_in_subject`, `relative_date`, `distractor_amount` (an excess),
@@ -96,7 +134,8 @@ Missing or broken: `missing_amount`, `missing_date`, `missing_policy_number`,
 Encoding: `charset:<name>`, `cte:<name>`, `rfc2047_name`, `rfc2047_subject`,
 `wrong_charset` (declared utf-8, Windows-1252 bytes), `raw_8bit_headers`.
 Attachments: `photos`, `png_photo`, `degraded_photo`, `reused_photo`,
-`non_ascii_filename`, `pdf_attachment`, `zip_attachment`.
+`non_ascii_filename`, `pdf_attachment`, `zip_attachment`, `pdf_form`,
+`witness_statement`.
 """
 
 from __future__ import annotations
@@ -104,6 +143,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import email.message
 import hashlib
 import html
 import io
@@ -121,6 +161,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from email.generator import BytesGenerator
 from email.header import Header
 from email.mime.base import MIMEBase
+from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
@@ -160,6 +201,12 @@ SHARE_UNKNOWN_POLICY = 0.03
 SHARE_LAPSED_POLICY = 0.04
 SHARE_REUSED_PHOTO = 0.02
 SHARE_FRENCH = 0.18
+# Of euro claims, after the French share: customers and brokers writing from Germany, Switzerland,
+# Belgium, Spain and Italy. The rest write English.
+SHARE_OTHER_LANGUAGES = (("de", 0.055), ("es", 0.05), ("it", 0.05), ("nl", 0.05))
+SHARE_FORWARD_ATTACHED = 0.4  # of broker forwards: the customer's mail attached as message/rfc822
+SHARE_PDF_FORM = 0.035  # of plain new claims: a stub body and the claim form as a PDF
+SHARE_WITNESS = 0.05  # of plain new claims of a loss others see: the date and loss in a witness's .txt
 SHARE_WITH_PHOTOS = 0.68  # of new claims
 SHARE_FORWARDED = 0.07  # of new claims, sent on by a broker
 SHARE_REPLY = 0.065  # of new claims, written as a reply to the insurer
@@ -170,7 +217,8 @@ EUR_PER_UNIT = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17}  # the dbt `fx_rates` seed
 LOW_PHOTO_QUALITY = 0.35  # below: every photo of the claim is degraded
 FAIR_PHOTO_QUALITY = 0.5  # below: one photo of the claim is degraded
 RECENT_DAYS = 60  # the claims system's recent window (`history_periods`)
-_NO_CLAIM_SORTS = (("out_of_office", 35), ("newsletter", 25), ("report_without_number", 40))
+_NO_CLAIM_SORTS = (("out_of_office", 30), ("newsletter", 20), ("delivery_failure", 15), ("report_without_number", 35))
+_NOT_CLAIMS = ("out_of_office", "newsletter", "delivery_failure")
 _CLAIM_KINDS = ("new", "report_without_number")  # the mail kinds that render a claim of the frame
 _CLAIM_COLUMNS = ("claim_number", "policy_number", "incident_date", "reported_date", "loss_type",
                   "estimated_amount", "photo_count", "photo_quality")
@@ -299,6 +347,340 @@ LOCATIONS = {
            "I was on my way to work.", "Nobody was injured."),
     "fr": ("Cela s'est passé près de chez moi.", "C'était sur le périphérique de Lyon.",
            "J'allais au travail.", "Il n'y a pas de blessé."),
+}
+
+GREETINGS.update({
+    "de": ("Sehr geehrte Damen und Herren,", "Guten Tag,", "Hallo,"),
+    "es": ("Buenos días:", "Estimados señores:", "Hola,"),
+    "it": ("Buongiorno,", "Gentili Signori,", "Spettabile Claimflow Assurances,", "Salve,"),
+    "nl": ("Geachte heer, mevrouw,", "Goedendag,", "Beste,", "Hallo,"),
+})
+CLOSINGS.update({
+    "de": ("Mit freundlichen Grüßen", "Freundliche Grüße", "Viele Grüße", "Beste Grüße"),
+    "es": ("Atentamente", "Un saludo", "Saludos cordiales", "Muchas gracias de antemano"),
+    "it": ("Cordiali saluti", "Distinti saluti", "Grazie in anticipo", "Saluti"),
+    "nl": ("Met vriendelijke groet", "Vriendelijke groeten", "Alvast bedankt", "Groeten"),
+})
+FORM_INTRO.update({
+    "de": ("Anbei die Angaben zu meinem Schaden:", "Hiermit melde ich folgenden Schaden:",
+           "Hier die Einzelheiten zum Schadenfall:"),
+    "es": ("Les envío los datos de mi siniestro:", "Quiero declarar el siguiente siniestro:",
+           "Estos son los datos del siniestro:"),
+    "it": ("Vi invio i dati del mio sinistro:", "Desidero denunciare il seguente sinistro:",
+           "Ecco i dettagli del sinistro:"),
+    "nl": ("Hieronder de gegevens van mijn schade:", "Ik wil de volgende schade melden:",
+           "Hier de details van het schadegeval:"),
+})
+LABELS.update({
+    "de": {
+        "claim": ("Schadennummer", "Schaden-Nr.", "Aktenzeichen", "Schadenfall"),
+        "policy": ("Versicherungsnummer", "Police-Nr.", "Vertragsnummer", "Versicherungsschein-Nr."),
+        "date": ("Schadendatum", "Datum des Schadens", "Unfalldatum", "Datum"),
+        "type": ("Schadenart", "Art des Schadens"),
+        "amount": ("Geschätzte Kosten", "Schadenhöhe", "Kostenvoranschlag"),
+        "phone": ("Telefon", "Tel.", "Handy"),
+        "description": ("Beschreibung", "Hergang", "Schadenhergang"),
+        "holder": ("Versicherungsnehmer",),
+    },
+    "es": {
+        "claim": ("Número de siniestro", "N.º de siniestro", "Referencia del siniestro", "Expediente"),
+        "policy": ("Número de póliza", "N.º de póliza", "Póliza"),
+        "date": ("Fecha del siniestro", "Fecha del accidente", "Fecha"),
+        "type": ("Tipo de siniestro", "Naturaleza del daño"),
+        "amount": ("Importe estimado", "Presupuesto", "Importe reclamado"),
+        "phone": ("Teléfono", "Tel.", "Móvil"),
+        "description": ("Descripción", "Lo ocurrido"),
+        "holder": ("Tomador",),
+    },
+    "it": {
+        "claim": ("Numero sinistro", "N. sinistro", "Rif. sinistro", "Pratica"),
+        "policy": ("Numero di polizza", "N. polizza", "Polizza"),
+        "date": ("Data del sinistro", "Data dell'incidente", "Data"),
+        "type": ("Tipo di sinistro", "Tipologia del danno"),
+        "amount": ("Importo stimato", "Preventivo", "Importo richiesto"),
+        "phone": ("Telefono", "Tel.", "Cellulare"),
+        "description": ("Descrizione", "Dinamica"),
+        "holder": ("Contraente",),
+    },
+    "nl": {
+        "claim": ("Schadenummer", "Schadenr.", "Dossiernummer", "Referentie schade"),
+        "policy": ("Polisnummer", "Polis", "Polisnr."),
+        "date": ("Schadedatum", "Datum van de schade", "Datum"),
+        "type": ("Soort schade", "Aard van de schade"),
+        "amount": ("Geschat bedrag", "Schatting", "Offerte"),
+        "phone": ("Telefoon", "Tel.", "Mobiel"),
+        "description": ("Omschrijving", "Toedracht"),
+        "holder": ("Verzekeringnemer",),
+    },
+})
+LABELS["en"]["holder"] = ("Policyholder",)
+LABELS["fr"]["holder"] = ("Assuré",)
+CLAIM_SENTENCES.update({
+    "de": ("Diese E-Mail betrifft {claim}.", "Es geht um {claim}.",
+           "Wie telefonisch besprochen, sende ich Ihnen die Angaben für {claim}."),
+    "es": ("Me pongo en contacto con ustedes en relación con {claim}.",
+           "Tras mi llamada, les envío la información sobre {claim}.", "Este correo es sobre {claim}."),
+    "it": ("Vi contatto per {claim}.", "Questa e-mail riguarda {claim}.",
+           "Come da telefonata, vi invio i dati per {claim}."),
+    "nl": ("Ik schrijf u over {claim}.", "Deze e-mail gaat over {claim}.",
+           "Naar aanleiding van mijn telefoontje stuur ik u de gegevens van {claim}."),
+})
+# German and Dutch put the verb second: the date goes after the clause, not before it.
+INCIDENT_DATED.update({
+    "de": ("{Clause}. Das ist {date} passiert.", "Ich möchte einen Schaden melden: {clause}, und zwar {date}."),
+    "es": ("{Date}, {clause}.", "Les escribo para declarar que {clause} {date}.", "{Clause} {date}."),
+    "it": ("{Date}, {clause}.", "Vi scrivo per denunciare un sinistro: {clause} {date}.", "{Clause} {date}."),
+    "nl": ("{Clause}. Dit gebeurde {date}.", "Ik wil een schade melden: {clause}. Dat was {date}."),
+})
+INCIDENT_UNDATED.update({
+    "de": ("Leider muss ich einen Schaden melden: {clause}.", "{Clause}."),
+    "es": ("Les escribo para declarar que {clause}.", "{Clause}."),
+    "it": ("Vi scrivo per denunciare un sinistro: {clause}.", "{Clause}."),
+    "nl": ("Ik wil een schade melden: {clause}.", "{Clause}."),
+})
+POLICY_SENTENCES.update({
+    "de": ("Meine Versicherungsnummer lautet {pv}.", "Ich bin bei Ihnen unter {pnp} versichert.",
+           "Das Fahrzeug ist bei Ihnen unter {pnp} versichert."),
+    "es": ("Mi número de póliza es {pv}.", "Estoy asegurado con ustedes con {pnp}.",
+           "El coche está asegurado con {pnp}."),
+    "it": ("Il mio numero di polizza è {pv}.", "Sono assicurato con voi con {pnp}.",
+           "L'auto è assicurata con {pnp}."),
+    "nl": ("Mijn polisnummer is {pv}.", "Ik ben bij u verzekerd onder {pnp}.", "De auto is verzekerd onder {pnp}."),
+})
+AMOUNT_SENTENCES.update({
+    "de": ("Die Werkstatt schätzt die Reparatur auf {amt}.", "Ich habe einen Kostenvoranschlag über {amt} erhalten.",
+           "Den Schaden schätze ich auf etwa {amt}."),
+    "es": ("El taller estima la reparación en {amt}.", "He recibido un presupuesto de {amt}.",
+           "Calculo que los daños ascienden a unos {amt}."),
+    "it": ("L'officina stima la riparazione in {amt}.", "Ho ricevuto un preventivo di {amt}.",
+           "Stimo il danno in circa {amt}."),
+    "nl": ("De garage schat de reparatie op {amt}.", "Ik heb een offerte van {amt} ontvangen.",
+           "Ik schat de schade op ongeveer {amt}."),
+})
+AMOUNT_SENTENCES_BY_LOSS["theft"].update({
+    "de": ("Das Auto war etwa {amt} wert.", "Ich schätze meinen Schaden auf {amt}."),
+    "es": ("El coche valía unos {amt}.", "Calculo mi pérdida en {amt}."),
+    "it": ("L'auto valeva circa {amt}.", "Stimo la mia perdita in {amt}."),
+    "nl": ("De auto was ongeveer {amt} waard.", "Ik schat mijn verlies op {amt}."),
+})
+AMOUNT_SENTENCES_BY_LOSS["fire"].update({
+    "de": ("Das Auto war etwa {amt} wert.", "Der Schaden wird auf {amt} geschätzt."),
+    "es": ("El coche valía unos {amt}.", "Los daños se estiman en {amt}."),
+    "it": ("L'auto valeva circa {amt}.", "Il danno è stimato in {amt}."),
+    "nl": ("De auto was ongeveer {amt} waard.", "De schade wordt geschat op {amt}."),
+})
+AMOUNT_SENTENCES_BY_LOSS["liability"].update({
+    "de": ("Der Kostenvoranschlag des Geschädigten beläuft sich auf {amt}.", "Der Schaden wird auf {amt} geschätzt."),
+    "es": ("El presupuesto del perjudicado asciende a {amt}.", "Los daños se estiman en {amt}."),
+    "it": ("Il preventivo del danneggiato ammonta a {amt}.", "I danni sono stimati in {amt}."),
+    "nl": ("De offerte van de benadeelde bedraagt {amt}.", "De schade wordt geschat op {amt}."),
+})
+PHONE_SENTENCES.update({
+    "de": ("Sie erreichen mich unter {ph}.", "Meine Handynummer: {ph}."),
+    "es": ("Pueden localizarme en el {ph}.", "Mi móvil es el {ph}."),
+    "it": ("Potete contattarmi al {ph}.", "Il mio cellulare è {ph}."),
+    "nl": ("U kunt mij bereiken op {ph}.", "Mijn mobiele nummer is {ph}."),
+})
+PHOTO_SENTENCES.update({
+    "de": ("Anbei Fotos vom Schaden.", "Fotos anbei.", "Ich sende Ihnen {n} mit."),
+    "es": ("Adjunto fotos de los daños.", "Les adjunto {n}."),
+    "it": ("In allegato le foto dei danni.", "Allego {n}."),
+    "nl": ("In de bijlage vindt u foto's van de schade.", "Ik stuur {n} mee."),
+})
+LOCATIONS.update({
+    "de": ("Es ist in der Nähe meiner Wohnung passiert.", "Ich war auf dem Weg zur Arbeit.", "Niemand wurde verletzt."),
+    "es": ("Ocurrió cerca de mi casa.", "Iba de camino al trabajo.", "No hubo heridos."),
+    "it": ("È successo vicino a casa mia.", "Stavo andando al lavoro.", "Non ci sono feriti."),
+    "nl": ("Het gebeurde vlak bij mijn huis.", "Ik was op weg naar mijn werk.", "Er zijn geen gewonden."),
+})
+# Smaller phrases, one per language.
+PHRASES = {
+    "en": {
+        "happened": "It happened {date}.", "photo_one": "a photo", "photo_many": "{n} photos",
+        "photos_later": "I will send photos later.", "pdf_doc": "I also attach the garage's estimate.",
+        "zip_doc": "All the documents are in the attached archive.", "sent_from": "Sent from my iPhone",
+        "photo_file": "damage {n}.jpg", "minimal": "Photos for {claim}.", "minimal_subject": "Photos",
+        "plate": "My registration number is {plate}.", "mileage": "The car has {km} km on the clock.",
+        "time": "It was around {hh}:{mm:02d}.", "excess": "I know my excess is {x}.",
+        "bought": "I bought the car {date}.",
+        "form_stub": ("Please find attached my completed claim form.", "My claim form is attached."),
+        "form_subject": ("Claim form", "Completed claim form"), "form_file": "claim_form.pdf",
+        "form_title": "CLAIM DECLARATION FORM",
+        "witness_note": "I also attach the statement of a witness who saw everything.",
+        "witness_file": "witness_statement.txt",
+        "witness": ("WITNESS STATEMENT", "I, {witness}, declare the following:", "This happened {date}.",
+                    "I am willing to confirm this statement if needed."),
+    },
+    "fr": {
+        "happened": "C'est arrivé {date}.", "photo_one": "une photo", "photo_many": "{n} photos",
+        "photos_later": "Je vous enverrai des photos plus tard.", "pdf_doc": "Ci-joint le devis du garage.",
+        "zip_doc": "Tous les documents sont dans l'archive jointe.", "sent_from": "Envoyé de mon iPhone",
+        "photo_file": "dégâts voiture {n}.jpg", "minimal": "Voici les photos pour le {claim}.",
+        "minimal_subject": "Photos sinistre",
+        "plate": "Immatriculation : {plate}.", "mileage": "Le véhicule a {km} km.", "time": "C'était vers {hh}h{mm:02d}.",
+        "excess": "Je sais que ma franchise est de {x}.", "bought": "J'ai acheté la voiture {date}.",
+        "form_stub": ("Veuillez trouver ci-joint mon formulaire de déclaration complété.",
+                      "Je vous adresse en pièce jointe le formulaire de déclaration rempli."),
+        "form_subject": ("Formulaire de déclaration", "Déclaration (formulaire rempli)"),
+        "form_file": "declaration_sinistre.pdf", "form_title": "FORMULAIRE DE DÉCLARATION DE SINISTRE",
+        "witness_note": "Vous trouverez aussi ci-joint le témoignage d'une personne qui a tout vu.",
+        "witness_file": "temoignage.txt",
+        "witness": ("ATTESTATION DE TÉMOIN", "Je soussigné(e) {witness} atteste avoir été témoin des faits suivants :",
+                    "Les faits se sont produits {date}.", "Je reste disponible pour confirmer ce témoignage."),
+    },
+    "de": {
+        "happened": "Es ist {date} passiert.", "photo_one": "ein Foto", "photo_many": "{n} Fotos",
+        "photos_later": "Fotos schicke ich später nach.", "pdf_doc": "Anbei auch der Kostenvoranschlag der Werkstatt.",
+        "zip_doc": "Alle Unterlagen finden Sie im angehängten Archiv.", "sent_from": "Von meinem iPhone gesendet",
+        "photo_file": "Schaden Auto {n}.jpg", "minimal": "Fotos für {claim}.", "minimal_subject": "Fotos",
+        "plate": "Mein Kennzeichen: {plate}.", "mileage": "Das Auto hat {km} km auf dem Tacho.",
+        "time": "Es war gegen {hh}:{mm:02d} Uhr.", "excess": "Meine Selbstbeteiligung beträgt {x}.",
+        "bought": "Ich habe das Auto {date} gekauft.",
+        "form_stub": ("Anbei erhalten Sie meine ausgefüllte Schadenmeldung.", "Das ausgefüllte Formular finden Sie im Anhang."),
+        "form_subject": ("Schadenmeldung (Formular)", "Ausgefülltes Formular"), "form_file": "Schadenmeldung.pdf",
+        "form_title": "SCHADENMELDUNG",
+        "witness_note": "Anbei außerdem die Aussage eines Zeugen, der alles gesehen hat.",
+        "witness_file": "Zeugenaussage.txt",
+        "witness": ("ZEUGENAUSSAGE", "Ich, {witness}, erkläre Folgendes:", "Das geschah {date}.",
+                    "Für Rückfragen stehe ich gerne zur Verfügung."),
+    },
+    "es": {
+        "happened": "Ocurrió {date}.", "photo_one": "una foto", "photo_many": "{n} fotos",
+        "photos_later": "Les enviaré las fotos más tarde.", "pdf_doc": "Adjunto también el presupuesto del taller.",
+        "zip_doc": "Todos los documentos están en el archivo adjunto.", "sent_from": "Enviado desde mi iPhone",
+        "photo_file": "daños coche {n}.jpg", "minimal": "Fotos para {claim}.", "minimal_subject": "Fotos",
+        "plate": "Matrícula: {plate}.", "mileage": "El coche tiene {km} km.",
+        "time": "Eran alrededor de las {hh}:{mm:02d}.", "excess": "Sé que mi franquicia es de {x}.",
+        "bought": "Compré el coche {date}.",
+        "form_stub": ("Les adjunto el parte cumplimentado.", "Adjunto el formulario de declaración relleno."),
+        "form_subject": ("Parte de siniestro", "Formulario de declaración"), "form_file": "parte_siniestro.pdf",
+        "form_title": "PARTE DE DECLARACIÓN DE SINIESTRO",
+        "witness_note": "Adjunto también la declaración de un testigo que lo vio todo.",
+        "witness_file": "declaracion_testigo.txt",
+        "witness": ("DECLARACIÓN DE TESTIGO", "Yo, {witness}, declaro lo siguiente:", "Los hechos ocurrieron {date}.",
+                    "Quedo a su disposición para cualquier aclaración."),
+    },
+    "it": {
+        "happened": "È successo {date}.", "photo_one": "una foto", "photo_many": "{n} foto",
+        "photos_later": "Invierò le foto più tardi.", "pdf_doc": "Allego anche il preventivo dell'officina.",
+        "zip_doc": "Tutti i documenti sono nell'archivio allegato.", "sent_from": "Inviato da iPhone",
+        "photo_file": "danni auto {n}.jpg", "minimal": "Foto per {claim}.", "minimal_subject": "Foto",
+        "plate": "Targa: {plate}.", "mileage": "L'auto ha {km} km.", "time": "Erano circa le {hh}:{mm:02d}.",
+        "excess": "So che la mia franchigia è di {x}.", "bought": "Ho comprato l'auto {date}.",
+        "form_stub": ("In allegato il modulo di denuncia compilato.", "Vi invio in allegato il modulo compilato."),
+        "form_subject": ("Modulo di denuncia", "Modulo compilato"), "form_file": "modulo_denuncia.pdf",
+        "form_title": "MODULO DI DENUNCIA SINISTRO",
+        "witness_note": "Allego anche la dichiarazione di un testimone che ha visto tutto.",
+        "witness_file": "dichiarazione_testimone.txt",
+        "witness": ("DICHIARAZIONE TESTIMONIALE", "Io sottoscritto/a {witness} dichiaro quanto segue:",
+                    "I fatti sono avvenuti {date}.", "Resto a disposizione per eventuali chiarimenti."),
+    },
+    "nl": {
+        "happened": "Het is {date} gebeurd.", "photo_one": "een foto", "photo_many": "{n} foto's",
+        "photos_later": "Foto's stuur ik later na.", "pdf_doc": "Ook de offerte van de garage zit in de bijlage.",
+        "zip_doc": "Alle documenten zitten in het bijgevoegde archief.", "sent_from": "Verzonden vanaf mijn iPhone",
+        "photo_file": "schade auto {n}.jpg", "minimal": "Foto's voor {claim}.", "minimal_subject": "Foto's",
+        "plate": "Kenteken: {plate}.", "mileage": "De auto heeft {km} km op de teller.",
+        "time": "Het was rond {hh}:{mm:02d} uur.", "excess": "Ik weet dat mijn eigen risico {x} is.",
+        "bought": "Ik heb de auto {date} gekocht.",
+        "form_stub": ("In de bijlage vindt u het ingevulde formulier.", "Hierbij stuur ik het ingevulde formulier."),
+        "form_subject": ("Schadeformulier", "Ingevuld formulier"), "form_file": "schadeformulier.pdf",
+        "form_title": "SCHADEAANGIFTEFORMULIER",
+        "witness_note": "In de bijlage vindt u ook de verklaring van een getuige die alles heeft gezien.",
+        "witness_file": "getuigenverklaring.txt",
+        "witness": ("GETUIGENVERKLARING", "Ik, {witness}, verklaar het volgende:", "Dit gebeurde {date}.",
+                    "Voor vragen ben ik bereikbaar."),
+    },
+}
+# Greetings by the hour, (before noon, afternoon, evening); None: the language's usual greetings.
+TIMED_GREETINGS = {
+    "en": ("Good morning,", "Good afternoon,", "Good evening,"), "fr": ("Bonjour,", "Bonjour,", "Bonsoir,"),
+    "de": ("Guten Morgen,", "Guten Tag,", "Guten Abend,"), "es": ("Buenos días,", "Buenas tardes,", "Buenas noches,"),
+    "it": ("Buongiorno,", "Buon pomeriggio,", "Buonasera,"), "nl": ("Goedemorgen,", "Goedemiddag,", "Goedenavond,"),
+}
+SIGNATURE_PHONE = {"en": None, "fr": "Tél. : {ph}", "de": "Tel.: {ph}", "es": "Tel.: {ph}", "it": "Tel. {ph}",
+                   "nl": "Tel.: {ph}"}
+SUBJECTS = {
+    "en": {"claim": ("Claim {v}", "New claim {v}", "Claim {v} - {word}", "My claim {v}"),
+           "plain": ("Claim declaration - {word}", "{word} damage", "Accident report", "Car insurance claim",
+                     "Damage to my car", "Declaration of loss")},
+    "fr": {"claim": ("Sinistre {v}", "Dossier {v}", "Déclaration sinistre {v}"),
+           "plain": ("Déclaration de sinistre", "Déclaration sinistre - {word}", "Sinistre auto",
+                     "Déclaration de sinistre automobile")},
+    "de": {"claim": ("Schaden {v}", "Schadenmeldung {v}", "Schaden {v} - {word}"),
+           "plain": ("Schadenmeldung", "Schadenmeldung - {word}", "Kfz-Schaden", "Schaden an meinem Auto")},
+    "es": {"claim": ("Siniestro {v}", "Declaración de siniestro {v}", "Siniestro {v} - {word}"),
+           "plain": ("Declaración de siniestro", "Siniestro - {word}", "Parte de siniestro", "Daños en mi coche")},
+    "it": {"claim": ("Sinistro {v}", "Denuncia sinistro {v}", "Sinistro {v} - {word}"),
+           "plain": ("Denuncia di sinistro", "Denuncia sinistro - {word}", "Sinistro auto", "Danni alla mia auto")},
+    "nl": {"claim": ("Schade {v}", "Schademelding {v}", "Schade {v} - {word}"),
+           "plain": ("Schademelding", "Schademelding - {word}", "Autoschade", "Schade aan mijn auto")},
+}
+# Follow-ups: the English and French wording (and its order) is the original one.
+FOLLOW_UP = {
+    "en": {"greet": ("Hello,", "Hi,", "Hello again,"), "regarding": "Regarding {claim}:",
+           "again": ("Here are the photos again, in case they did not come through.", "I am sending the photos again."),
+           "more": ("Here are more photos of the damage.", "As promised, here are the photos."),
+           "amount": "The garage has now sent its estimate: {v}.",
+           "phone": "I forgot to give you my phone number: {v}.", "policy": "My policy number is {v}.",
+           "date": "To clarify, it happened {v}.", "nudge": "Do you have any news about my claim?",
+           "prefix": ("Re: ", "RE: ", "Re: ")},
+    "fr": {"greet": ("Bonjour,",), "regarding": "Concernant le {claim} :",
+           "again": ("Je vous renvoie les photos, au cas où elles ne seraient pas arrivées.",
+                     "Je vous renvoie les photos du sinistre."),
+           "more": ("Voici des photos supplémentaires.", "Comme promis, voici les photos."),
+           "amount": "Le garage m'a transmis son devis : {v}.", "phone": "J'ai oublié de vous donner mon numéro : {v}.",
+           "policy": "Mon numéro de contrat : {v}.", "date": "Pour préciser, le sinistre a eu lieu {v}.",
+           "nudge": "Avez-vous des nouvelles de mon dossier ?", "prefix": ("Re: ", "RE : ", "RE: ")},
+    "de": {"greet": ("Hallo,", "Guten Tag,", "Hallo nochmal,"), "regarding": "Es geht um {claim}.",
+           "again": ("Hier noch einmal die Fotos, falls sie nicht angekommen sind.",
+                     "Ich schicke Ihnen die Fotos noch einmal."),
+           "more": ("Hier weitere Fotos vom Schaden.", "Wie versprochen, hier die Fotos."),
+           "amount": "Die Werkstatt hat mir jetzt ihren Kostenvoranschlag geschickt: {v}.",
+           "phone": "Ich habe vergessen, Ihnen meine Telefonnummer zu geben: {v}.",
+           "policy": "Meine Versicherungsnummer: {v}.", "date": "Zur Klarstellung: Es ist {v} passiert.",
+           "nudge": "Gibt es schon Neuigkeiten zu meinem Schaden?", "prefix": ("AW: ", "Re: ", "AW: ")},
+    "es": {"greet": ("Hola,", "Buenos días,", "Hola de nuevo,"), "regarding": "En relación con {claim}:",
+           "again": ("Les reenvío las fotos por si no les llegaron.", "Les vuelvo a enviar las fotos."),
+           "more": ("Les envío más fotos de los daños.", "Como les prometí, aquí tienen las fotos."),
+           "amount": "El taller ya me ha enviado su presupuesto: {v}.",
+           "phone": "Olvidé darles mi número de teléfono: {v}.", "policy": "Mi número de póliza: {v}.",
+           "date": "Para aclararlo, ocurrió {v}.", "nudge": "¿Hay alguna novedad sobre mi siniestro?",
+           "prefix": ("RE: ", "Re: ", "RE: ")},
+    "it": {"greet": ("Buongiorno,", "Salve,", "Buongiorno di nuovo,"), "regarding": "Scrivo ancora per {claim}.",
+           "again": ("Vi rimando le foto, nel caso non fossero arrivate.", "Vi invio di nuovo le foto."),
+           "more": ("Ecco altre foto dei danni.", "Come promesso, ecco le foto."),
+           "amount": "L'officina mi ha inviato il preventivo: {v}.",
+           "phone": "Ho dimenticato di darvi il mio numero di telefono: {v}.", "policy": "Il mio numero di polizza: {v}.",
+           "date": "Per precisare, è successo {v}.", "nudge": "Ci sono novità sulla mia pratica?",
+           "prefix": ("R: ", "Re: ", "R: ")},
+    "nl": {"greet": ("Hallo,", "Goedendag,", "Hallo nogmaals,"), "regarding": "Betreft {claim}:",
+           "again": ("Hierbij nogmaals de foto's, voor het geval ze niet zijn aangekomen.",
+                     "Ik stuur u de foto's opnieuw."),
+           "more": ("Hier nog meer foto's van de schade.", "Zoals beloofd, hierbij de foto's."),
+           "amount": "De garage heeft nu een offerte gestuurd: {v}.",
+           "phone": "Ik vergat u mijn telefoonnummer te geven: {v}.", "policy": "Mijn polisnummer: {v}.",
+           "date": "Ter verduidelijking: het is {v} gebeurd.", "nudge": "Is er al nieuws over mijn schadedossier?",
+           "prefix": ("RE: ", "Re: ", "RE: ")},
+}
+# A first notice of loss (no claim number yet): opening, the loss, the question, subjects.
+REPORT = {
+    "en": ("I would like to report a claim.", "{Date}, {clause}.", "What do I need to do? I don't have a claim number yet.",
+           ("I want to report a claim", "How do I declare a claim?", "New accident - what should I do?")),
+    "fr": ("Je souhaite déclarer un sinistre.", "{Date}, {clause}.",
+           "Que dois-je faire ? Je n'ai pas encore de numéro de sinistre.",
+           ("Je souhaite déclarer un sinistre", "Comment déclarer un sinistre ?", "Déclaration de sinistre")),
+    "de": ("Ich möchte einen Schaden melden.", "{Clause}. Das ist {date} passiert.",
+           "Was muss ich jetzt tun? Ich habe noch keine Schadennummer.",
+           ("Ich möchte einen Schaden melden", "Wie melde ich einen Schaden?", "Neuer Schaden - was muss ich tun?")),
+    "es": ("Quisiera declarar un siniestro.", "{Date}, {clause}.",
+           "¿Qué tengo que hacer? Todavía no tengo número de siniestro.",
+           ("Quiero declarar un siniestro", "¿Cómo declaro un siniestro?", "Nuevo siniestro: ¿qué debo hacer?")),
+    "it": ("Vorrei denunciare un sinistro.", "{Date}, {clause}.", "Cosa devo fare? Non ho ancora un numero di sinistro.",
+           ("Vorrei denunciare un sinistro", "Come denuncio un sinistro?", "Nuovo sinistro: cosa devo fare?")),
+    "nl": ("Ik wil graag een schade melden.", "{Clause}. Dat gebeurde {date}.",
+           "Wat moet ik nu doen? Ik heb nog geen schadenummer.",
+           ("Ik wil een schade melden", "Hoe meld ik een schade?", "Nieuwe schade - wat moet ik doen?")),
 }
 
 
@@ -452,6 +834,53 @@ def _drop_tags(tags: set, prefixes: tuple[str, ...]) -> None:
         tags.discard(tag)
 
 
+def _language(roll: float) -> str:
+    """The language of a euro claim from one uniform draw: French, the four others, else English."""
+    if roll < SHARE_FRENCH:
+        return "fr"
+    edge = SHARE_FRENCH
+    for lang, share in SHARE_OTHER_LANGUAGES:
+        edge += share
+        if roll < edge:
+            return lang
+    return "en"
+
+
+_LANGUAGE_TAGS = {"fr": "french", "de": "german", "es": "spanish", "it": "italian", "nl": "dutch"}
+
+
+_NL_MONTHS_SHORT = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+_REPLY_PREFIX = re.compile(r"(?:re|aw|r)\s?:", re.IGNORECASE)
+
+
+def _own_copies(attachments: list[dict]) -> list[dict]:
+    """The attachments of a re-sent mail: the claim's own photos (no longer a reuse from another claim)."""
+    out = []
+    for att in attachments:
+        att = {k: v for k, v in att.items() if k != "reused_from_index"}
+        if att["type"] == "rfc822":
+            att["attachments"] = _own_copies(att["attachments"])
+        out.append(att)
+    return out
+
+
+def _attribution(sent: datetime, who: str, lang: str) -> str:
+    """The line a mail client writes above a quoted mail (Gmail's wording in each language)."""
+    day, year, hm = sent.day, sent.year, f"{sent:%H:%M}"
+    weekday, month = T.WEEKDAYS[lang][sent.weekday()], T.MONTHS[lang][sent.month - 1]
+    if lang == "fr":
+        return f"Le {weekday[:3]}. {day} {month} {year} à {hm}, {who} a écrit :"
+    if lang == "de":
+        return f"Am {weekday[:2]}., {day}. {month} {year} um {hm} Uhr schrieb {who}:"
+    if lang == "es":
+        return f"El {weekday[:3]}, {day} {month[:3]} {year} a las {hm}, {who} escribió:"
+    if lang == "it":
+        return f"Il giorno {weekday[:3]} {day} {month[:3]} {year} alle ore {hm} {who} ha scritto:"
+    if lang == "nl":
+        return f"Op {weekday[:2]} {day} {_NL_MONTHS_SHORT[sent.month - 1]} {year} om {hm} schreef {who}:"
+    return f"On {sent:%a}, {day} {sent:%b %Y} at {hm}, {who} wrote:"
+
+
 def _weighted(rng: random.Random, pairs) -> str:
     values, weights = zip(*pairs)
     return rng.choices(values, weights)[0]
@@ -547,6 +976,13 @@ def minimal_pdf(lines: list[str]) -> bytes:
     return bytes(out)
 
 
+def _pdf_text(line: str) -> str:
+    """`line` in the PDF's Windows-1252 text: a narrow NBSP becomes an NBSP, other letters lose their accents."""
+    line = line.replace("\u202f", "\u00a0")
+    return line if _encodable(line, "cp1252") else "".join(
+        ch if _encodable(ch, "cp1252") else (T.fold_ascii(ch) or "?") for ch in line)
+
+
 def _zip(members: list[tuple[str, bytes]], when: datetime) -> bytes:
     buffer = io.BytesIO()
     stamp = when.timetuple()[:6]
@@ -615,38 +1051,111 @@ def _encode_words(text: str, charset: str, header_name: str) -> str | Header:
     return Header(text, charset if _encodable(text, charset) else "utf-8", header_name=header_name)
 
 
+def _headed(root, headers: list[tuple[str, str]]) -> None:
+    """Put message headers (From, To, ...) before `root`'s MIME headers, as mail clients write them."""
+    mime_headers = list(root.items())
+    for key in {k for k, _ in mime_headers}:
+        del root[key]
+    for key, value in headers:
+        if key == "Subject":
+            value = _encode_words(value, "utf-8", "Subject")
+        root[key] = value
+    root["MIME-Version"] = "1.0"
+    for key, value in mime_headers:
+        if key != "MIME-Version":
+            root[key] = value
+
+
+def _message_part(att: dict, parts: list) -> MIMEMessage:
+    """A whole earlier message (a customer's mail a broker forwards as an attachment), `message/rfc822`."""
+    body = _text_part(att["text"], "plain", att["charset"], att["cte"], False)
+    if parts:
+        inner = MIMEMultipart("mixed", boundary=att["boundary"])
+        del inner["MIME-Version"]
+        inner.attach(body)
+        for part in parts:
+            inner.attach(part)
+    else:
+        inner = body
+    _headed(inner, att["headers"])
+    part = MIMEMessage(inner)
+    del part["MIME-Version"]
+    part.add_header("Content-Disposition", "attachment", filename=att["filename"])
+    return part
+
+
+def _delivery_report(report: dict, body, boundary: str) -> MIMEMultipart:
+    """A bounce (RFC 3464): the explanation, the machine-readable status, the returned message or its headers."""
+    root = MIMEMultipart("report", boundary=boundary)
+    root.set_param("report-type", "delivery-status")
+    root.attach(body)
+    status = MIMEBase("message", "delivery-status")
+    del status["MIME-Version"]
+    blocks = []
+    for fields in (report["per_message"], report["per_recipient"]):
+        block = email.message.Message()
+        for key, value in fields:
+            block[key] = value
+        blocks.append(block)
+    status.set_payload(blocks)
+    root.attach(status)
+    if report["returned"]["text"] is None:
+        returned = MIMENonMultipart("text", "rfc822-headers")
+        del returned["MIME-Version"]
+        returned.set_payload("".join(f"{k}: {v if v.isascii() else Header(v, 'utf-8').encode()}\r\n"
+                                     for k, v in report["returned"]["headers"]))
+    else:
+        inner = _text_part(report["returned"]["text"], "plain", "utf-8", "quoted-printable", False)
+        _headed(inner, report["returned"]["headers"])
+        returned = MIMEMessage(inner)
+        del returned["MIME-Version"]
+    root.attach(returned)
+    return root
+
+
 def _render(plan: dict, out_dir: str) -> dict:
     """Build, write and describe one message (runs in worker processes)."""
     photos = []
-    attachments = []
     bodies: list[tuple[str, bytes]] = []
 
-    def attach(maintype: str, subtype: str, data: bytes, filename: str, disposition: str) -> None:
+    def attach(parts: list, maintype: str, subtype: str, data: bytes, filename: str, disposition: str) -> MIMEBase:
         placeholder = f"X-ATTACHMENT-{len(bodies)}-{plan['boundary']}"
         bodies.append((placeholder, data))
-        attachments.append(_attachment_part(maintype, subtype, filename, disposition, placeholder))
+        part = _attachment_part(maintype, subtype, filename, disposition, placeholder)
+        parts.append(part)
+        return part
 
-    for att in plan["attachments"]:
-        if att["type"] == "photo":
-            spec: PhotoSpec = att["spec"]
-            data = render_photo(spec)
-            photos.append({
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "format": spec.fmt,
-                "degradation": spec.degradation,
-                "filename": att["filename"],
-                "width": spec.output_size[0],
-                "height": spec.output_size[1],
-                "reused_from_index": att.get("reused_from_index"),
-            })
-            attach("image", spec.fmt, data, att["filename"], att["disposition"])
-        elif att["type"] == "pdf":
-            attach("application", "pdf", minimal_pdf(att["lines"]), att["filename"], "attachment")
-        else:
-            members = [(name, minimal_pdf(content) if name.endswith(".pdf") else content.encode("utf-8"))
-                       for name, content in att["members"]]
-            attach("application", "zip", _zip(members, plan["date"]), att["filename"], "attachment")
+    def build(items: list[dict]) -> list:
+        """MIME parts of attachments, in order; photos are described as they are rendered."""
+        parts: list = []
+        for att in items:
+            if att["type"] == "photo":
+                spec: PhotoSpec = att["spec"]
+                data = render_photo(spec)
+                photos.append({
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "format": spec.fmt,
+                    "degradation": spec.degradation,
+                    "filename": att["filename"],
+                    "width": spec.output_size[0],
+                    "height": spec.output_size[1],
+                    "reused_from_index": att.get("reused_from_index"),
+                })
+                attach(parts, "image", spec.fmt, data, att["filename"], att["disposition"])
+            elif att["type"] == "pdf":
+                attach(parts, "application", "pdf", minimal_pdf(att["lines"]), att["filename"], "attachment")
+            elif att["type"] == "txt":
+                attach(parts, "text", "plain", att["text"].encode("utf-8"), att["filename"],
+                       "attachment").set_param("charset", "utf-8")
+            elif att["type"] == "rfc822":
+                parts.append(_message_part(att, build(att["attachments"])))
+            else:
+                members = [(name, minimal_pdf(content) if name.endswith(".pdf") else content.encode("utf-8"))
+                           for name, content in att["members"]]
+                attach(parts, "application", "zip", _zip(members, plan["date"]), att["filename"], "attachment")
+        return parts
 
+    attachments = build(plan["attachments"])
     charset, cte, wrong = plan["charset"], plan["cte"], plan["wrong_charset"]
     if plan["body_mode"] == "text":
         body = _text_part(plan["text"], "plain", charset, cte, wrong)
@@ -657,7 +1166,9 @@ def _render(plan: dict, out_dir: str) -> dict:
         del body["MIME-Version"]
         body.attach(_text_part(plan["text"], "plain", charset, cte, wrong))
         body.attach(_text_part(plan["html"], "html", charset, cte, wrong))
-    if attachments:
+    if plan.get("report"):
+        root = _delivery_report(plan["report"], body, plan["boundary"])
+    elif attachments:
         root = MIMEMultipart("mixed", boundary=plan["boundary"])
         root.attach(body)
         for part in attachments:
@@ -794,7 +1305,7 @@ class _Planner:
             return f"WhatsApp Image {stamp:%Y-%m-%d} at {stamp:%H.%M.%S}.jpeg"
         if style < 0.85:
             return f"DSC0{r.randint(1000, 9999)}.JPG"
-        return f"dégâts voiture {n}.jpg" if lang == "fr" else f"damage {n}.jpg"
+        return PHRASES[lang]["photo_file"].format(n=n)
 
     def photos(self, n: int, when: datetime, lang: str, tags: set, index: int, allow_reuse: bool,
                quality: float | None = None) -> list[dict]:
@@ -871,7 +1382,7 @@ class _Planner:
             tags.add(f"currency:{currency}")
             if r.random() < 0.5:
                 phone = T.random_us_phone(r) if currency == "USD" else T.random_uk_phone(r)
-        lang = "en" if currency != "EUR" or r.random() >= SHARE_FRENCH else "fr"
+        lang = "en" if currency != "EUR" else _language(r.random())
         when = when_utc.astimezone(self.sender_tz(currency))
         local_day = when.date()
         candidates = covers if r.random() < 0.92 else list(T.LOSS_TYPES)
@@ -930,7 +1441,7 @@ class _Planner:
             tags.add(f"currency:{currency}")
             if r.random() < 0.5:
                 phone = T.random_us_phone(r) if currency == "USD" else T.random_uk_phone(r)
-        lang = "en" if currency != "EUR" or r.random() >= SHARE_FRENCH else "fr"
+        lang = "en" if currency != "EUR" else _language(r.random())
         when = when_utc.astimezone(self.sender_tz(currency))
         if when.date() < row.incident:  # only a time clamped to `now`: Paris is on the incident's day by then
             when = when_utc.astimezone(PARIS)
@@ -984,7 +1495,7 @@ class _Planner:
                 st["date"], st["date_phrase"] = phrase, phrase
                 tags.update(("relative_date", "date:relative"))
             else:
-                style = _weighted(r, T.DATE_STYLES_FR if lang == "fr" else T.DATE_STYLES_EN)
+                style = _weighted(r, T.DATE_STYLES[lang])
                 tags.add(f"date:{style}")
                 st["date"] = T.format_date(c.incident, style, r)
                 st["date_phrase"] = T.date_phrase(st["date"], style, lang)
@@ -993,7 +1504,7 @@ class _Planner:
 
         st["amount"] = None
         if "missing_amount" not in odd and r.random() < 0.87:
-            style = _weighted(r, T.AMOUNT_STYLES[c.currency])
+            style = _weighted(r, T.amount_styles(c.currency, lang))
             if style == "euros_word" and c.amount_cents % 100:
                 style = "eur_code_continental"
             tags.add(f"amount:{style}")
@@ -1008,7 +1519,7 @@ class _Planner:
             tags.add("type_of_loss_line")
         st["phone"] = None
         if r.random() < 0.6:
-            style = _weighted(r, T.PHONE_STYLES[T.phone_country(c.phone)])
+            style = _weighted(r, T.phone_styles(c.phone, lang))
             tags.add(f"phone:{style}")
             st["phone"] = T.format_phone(c.phone, style)
             st["phone_in_signature"] = r.random() < 0.3
@@ -1025,9 +1536,7 @@ class _Planner:
 
     def greeting(self, lang: str, when: datetime) -> str:
         if self.rng.random() < 0.2:
-            if lang == "fr":
-                return "Bonsoir," if when.hour >= 18 else "Bonjour,"
-            return "Good morning," if when.hour < 12 else "Good afternoon," if when.hour < 18 else "Good evening,"
+            return TIMED_GREETINGS[lang][0 if when.hour < 12 else 1 if when.hour < 18 else 2]
         return self.rng.choice(GREETINGS[lang])
 
     def claim_blocks(self, c: _Claim, st: dict, photo_n: int, extra_doc: str | None, when: datetime) -> list:
@@ -1073,8 +1582,7 @@ class _Planner:
                     template = self.typo(st, r.choice(INCIDENT_UNDATED[lang]))
                     first.append(template.format(clause=clause, Clause=T.capitalize_first(clause)))
             elif st["date"]:
-                first.append(T.capitalize_first(
-                    ("It happened " if lang == "en" else "C'est arrivé ") + st["date_phrase"] + "."))
+                first.append(T.capitalize_first(PHRASES[lang]["happened"].format(date=st["date_phrase"])))
             if r.random() < 0.7:
                 first.insert(0, claim_sentence)
             else:
@@ -1089,7 +1597,9 @@ class _Planner:
                     second.append(f"I was travelling abroad: the repair shop in {r.choice(ABROAD[c.currency])} "
                                   f"quoted {st['amount']}.")
                 else:
-                    options = AMOUNT_SENTENCES_BY_LOSS.get(c.loss_type, AMOUNT_SENTENCES)[lang]
+                    # How a loss is valued says what it was: only where the mail says so anyway.
+                    by_loss = AMOUNT_SENTENCES_BY_LOSS.get(c.loss_type) if st["loss"] else None
+                    options = (by_loss or AMOUNT_SENTENCES)[lang]
                     second.append(self.typo(st, r.choice(options)).format(amt=st["amount"]))
             if st["phone"] and not st["phone_in_signature"]:
                 second.append(self.typo(st, r.choice(PHONE_SENTENCES[lang])).format(ph=st["phone"]))
@@ -1097,54 +1607,56 @@ class _Planner:
             if second:
                 blocks.append(("p", [" ".join(second)]))
         blocks.extend(self.distractor_blocks(c, st))
-        tail = []
-        if photo_n:
-            sentence = r.choice(PHOTO_SENTENCES[lang])
-            if "{n}" in sentence:
-                if lang == "fr":
-                    count_words = "une photo" if photo_n == 1 else f"{photo_n} photos"
-                else:
-                    count_words = "a photo" if photo_n == 1 else f"{photo_n} photos"
-                sentence = sentence.format(n=count_words)
-            tail.append(sentence)
-        elif r.random() < 0.3:
-            tail.append("I will send photos later." if lang == "en" else "Je vous enverrai des photos plus tard.")
+        tail = self.photo_sentences(lang, photo_n, later=True)
         if extra_doc == "pdf":
-            tail.append("I also attach the garage's estimate." if lang == "en" else "Ci-joint le devis du garage.")
+            tail.append(PHRASES[lang]["pdf_doc"])
         elif extra_doc == "zip":
-            tail.append("All the documents are in the attached archive." if lang == "en"
-                        else "Tous les documents sont dans l'archive jointe.")
+            tail.append(PHRASES[lang]["zip_doc"])
+        elif extra_doc == "witness":
+            tail.append(PHRASES[lang]["witness_note"])
         if tail:
             blocks.append(("p", [" ".join(tail)]))
         blocks.append(self.signature(c.name, lang, st["phone"] if st["phone"] and st["phone_in_signature"] else None))
         return blocks
 
+    def photo_sentences(self, lang: str, photo_n: int, *, later: bool) -> list[str]:
+        """What the customer says about the photos: attached (`photo_n`), or sometimes to come."""
+        r = self.rng
+        if photo_n:
+            sentence = r.choice(PHOTO_SENTENCES[lang])
+            if "{n}" in sentence:
+                words = PHRASES[lang]["photo_one" if photo_n == 1 else "photo_many"].format(n=photo_n)
+                sentence = sentence.format(n=words)
+            return [sentence]
+        if later and r.random() < 0.3:
+            return [PHRASES[lang]["photos_later"]]
+        return []
+
     def distractor_blocks(self, c: _Claim, st: dict) -> list:
         r = self.rng
-        en = c.lang == "en"
+        words = PHRASES[c.lang]
         lines = []
         for kind in st["distractors"]:
             if kind == "plate":
-                lines.append(f"My registration number is {c.plate}." if en else f"Immatriculation : {c.plate}.")
+                lines.append(words["plate"].format(plate=c.plate))
             elif kind == "mileage":
                 km = f"{r.randint(8, 240)} {r.randint(0, 999):03d}"
-                lines.append(f"The car has {km} km on the clock." if en else f"Le véhicule a {km} km.")
+                lines.append(words["mileage"].format(km=km))
             elif kind == "time":
                 hh, mm = r.randint(6, 22), r.choice((0, 15, 30, 45, 10, 20))
-                lines.append(f"It was around {hh}:{mm:02d}." if en else f"C'était vers {hh}h{mm:02d}.")
+                lines.append(words["time"].format(hh=hh, mm=mm))
             elif kind == "distractor_amount":
                 excess = T.format_amount(r.choice((150, 200, 300, 380, 500)) * 100, "EUR",
                                          st.get("amount_style", "eur_code_continental")
                                          if c.currency == "EUR" else "eur_code_continental", r)
-                lines.append(f"I know my excess is {excess}." if en else f"Je sais que ma franchise est de {excess}.")
+                lines.append(words["excess"].format(x=excess))
             elif kind == "distractor_date":
                 bought = c.incident - timedelta(days=r.randint(400, 3000))
-                style = _weighted(r, T.DATE_STYLES_FR if c.lang == "fr" else T.DATE_STYLES_EN)
+                style = _weighted(r, T.DATE_STYLES[c.lang])
                 if style == "ordinal_no_year":
                     style = "d_month_y"
                 value = T.format_date(bought, style, r)
-                lines.append(f"I bought the car {T.date_phrase(value, style, 'en')}." if en
-                             else f"J'ai acheté la voiture {T.date_phrase(value, style, 'fr')}.")
+                lines.append(words["bought"].format(date=T.date_phrase(value, style, c.lang)))
         return [("p", [" ".join(lines)])] if lines else []
 
     def signature(self, name: str, lang: str, phone: str | None) -> tuple:
@@ -1152,27 +1664,29 @@ class _Planner:
         shown = name if r.random() < 0.7 else name.split(" ")[0]
         lines = [r.choice(CLOSINGS[lang]) + ("," if r.random() < 0.7 else ""), shown]
         if phone:
-            lines.append(f"{r.choice(('Tel', 'Mobile', 'Phone'))}: {phone}" if lang == "en" else f"Tél. : {phone}")
+            lines.append(f"{r.choice(('Tel', 'Mobile', 'Phone'))}: {phone}" if lang == "en"
+                         else SIGNATURE_PHONE[lang].format(ph=phone))
         if r.random() < 0.1:
-            lines += ["", "Sent from my iPhone" if lang == "en" else "Envoyé de mon iPhone"]
+            lines += ["", PHRASES[lang]["sent_from"]]
         return ("p", lines)
 
     def subject(self, c: _Claim, st: dict, tags: set) -> tuple[str, bool]:
         r = self.rng
         word = r.choice(T.LOSS_LABELS[c.loss_type][c.lang])
-        if st["claim_valid"] and r.random() < 0.45:
-            value = st["claim_value"] if st["claim_style"] != "slash" else f"no. {st['claim_value']}"
-            options = ((f"Claim {value}", f"New claim {value}", f"Claim {value} - {word}", f"My claim {value}")
-                       if c.lang == "en" else
-                       (f"Sinistre {value}", f"Dossier {value}", f"Déclaration sinistre {value}"))
-            return r.choice(options), True
-        if c.lang == "en":
-            options = (f"Claim declaration - {word}", f"{word} damage", "Accident report", "Car insurance claim",
-                       "Damage to my car", "Declaration of loss")
-        else:
-            options = ("Déclaration de sinistre", f"Déclaration sinistre - {word}", "Sinistre auto",
-                       "Déclaration de sinistre automobile")
-        return r.choice(options), False
+        # A mail that does not say what the loss was does not say it in its subject either.
+        says_loss = st["loss"] or st.get("loss_elsewhere", False)
+
+        def pick(options: tuple[str, ...], value: str = "") -> str:
+            return r.choice([o for o in options if says_loss or "{word}" not in o]).format(v=value, word=word)
+
+        words = SUBJECTS[c.lang]
+        if c.lang in ("en", "fr"):
+            if st["claim_valid"] and r.random() < 0.45:
+                value = st["claim_value"] if st["claim_style"] != "slash" else f"no. {st['claim_value']}"
+                return pick(words["claim"], value), True
+        elif st["claim_valid"] and r.random() < 0.45 and st["claim_style"] != "slash":
+            return pick(words["claim"], st["claim_value"]), True
+        return pick(words["plain"]), False
 
     # ---- plans
     def base_plan(self, index: int, kind: str, when: datetime, lang: str) -> dict:
@@ -1185,15 +1699,17 @@ class _Planner:
             "extra_headers": [mailer] if mailer else [],
             "attachments": [], "boundary": f"----=_Part_{self.hexid(48)}",
             "raw_8bit_headers": False, "wrong_charset": False, "tags": set(),
-            "follow_up_of_index": None, "duplicate_of_index": None,
+            "follow_up_of_index": None, "duplicate_of_index": None, "report": None, "not_a_claim": False,
         }
 
-    def finalize(self, plan: dict, blocks: list, force_mode: str | None = None) -> dict:
+    def finalize(self, plan: dict, blocks: list, force_mode: str | None = None, *, html_only: bool = True) -> dict:
         """Choose body structure, charset and transfer encoding; render text and HTML."""
         r = self.rng
         tags = plan["tags"]
         plan["blocks"] = blocks
         mode = force_mode or _weighted(r, (("text", 70), ("html", 12), ("alternative", 18)))
+        if mode == "html" and not html_only:
+            mode = "alternative"
         if plan["wrong_charset"]:
             mode = "text"
         plan["body_mode"] = mode
@@ -1260,15 +1776,35 @@ class _Planner:
         if odd & {"wrong_charset", "raw_8bit_headers"} and c.currency == "EUR":
             c.lang = "fr"
             c.clause = r.choice(T.LOSS_CLAUSES[c.loss_type]["fr"])
+        attached = forwarded and r.random() < SHARE_FORWARD_ATTACHED
+        # Where the fields are: the body (most mail), a PDF claim form, or a witness's .txt statement.
+        source = None
+        if not (odd or forwarded or reply):
+            roll = r.random()
+            if roll < SHARE_PDF_FORM:
+                source = "pdf_form"
+            elif roll < SHARE_PDF_FORM + SHARE_WITNESS and c.loss_type in T.WITNESS_ACCOUNTS:
+                source = "witness"
         plan = self.base_plan(index, "new", when, c.lang)
         tags |= plan["tags"]
         plan["tags"] = tags
         tags.update(odd)
-        if c.lang == "fr":
-            tags.add("french")
-        # Relative dates only where the Date header is the customer's own.
-        st = self.statement(c, when.date(), tags, odd, allow_relative=not forwarded)
+        if c.lang in _LANGUAGE_TAGS:
+            tags.add(_LANGUAGE_TAGS[c.lang])
+        # Relative dates only where the Date header is the customer's own, and not in documents.
+        st = self.statement(c, when.date(), tags, odd, allow_relative=not forwarded and source is None)
         tags.update(odd)
+        witness_date = None
+        if source == "pdf_form":
+            st.update(style="form", type_line=True, typos=0.0, distractors=[])
+            _drop_tags(tags, ("prose", "typos", "distractor_"))
+            tags.update(("form", "type_of_loss_line", "pdf_form"))
+        elif source == "witness":
+            # The body names the claim; what happened, and when, is in the witness's words.
+            witness_date = st["date_phrase"] if st["date"] else None
+            st.update(loss=False, loss_elsewhere=True, type_line=False, date=None, distractors=[])
+            _drop_tags(tags, ("distractor_", "type_of_loss_line"))
+            tags.add("witness_statement")
 
         photo_n = 0
         if row is not None:
@@ -1276,6 +1812,8 @@ class _Planner:
         elif "minimal_body" in odd or r.random() < SHARE_WITH_PHOTOS:
             photo_n = _weighted(r, ((1, 30), (2, 30), (3, 24), (4, 16)))
         extra_doc = "pdf" if r.random() < 0.06 else "zip" if r.random() < 0.03 else None
+        if source is not None:
+            extra_doc = "witness" if source == "witness" else None
         photo_when = datetime.combine(c.incident, datetime.min.time()).replace(hour=r.randint(7, 20))
         plan["attachments"] = self.photos(photo_n, photo_when, c.lang, tags, index, allow_reuse=True,
                                           quality=row.photo_quality if row else None)
@@ -1288,11 +1826,15 @@ class _Planner:
             _drop_tags(tags, ("date:", "amount:", "policy:", "phone:", "distractor_", "relative_date",
                               "type_of_loss_line", "typos", "form", "prose"))
             tags.update(odd)
-            lines = ([f"Photos for {st['claim_np']}."] if c.lang == "en"
-                     else [f"Voici les photos pour le {st['claim_np']}."])
-            blocks = [("p", lines), ("p", [c.name.split(" ")[0]])]
+            blocks = [("p", [PHRASES[c.lang]["minimal"].format(claim=st["claim_np"])]), ("p", [c.name.split(" ")[0]])]
             subject = (f"Photos {st['claim_value']}" if st["claim_valid"] and r.random() < 0.6
-                       else ("Photos" if c.lang == "en" else "Photos sinistre"))
+                       else PHRASES[c.lang]["minimal_subject"])
+        elif source == "pdf_form":
+            blocks = [("p", [self.greeting(c.lang, when)]),
+                      ("p", [r.choice(PHRASES[c.lang]["form_stub"]), *self.photo_sentences(c.lang, photo_n, later=False)]),
+                      self.signature(c.name, c.lang, None)]
+            subject = r.choice(PHRASES[c.lang]["form_subject"])
+            plan["attachments"].append(self.claim_form(c, st))
         else:
             blocks = self.claim_blocks(c, st, photo_n, extra_doc, when)
             subject, in_subject = self.subject(c, st, tags)
@@ -1300,15 +1842,17 @@ class _Planner:
                 tags.add("claim_number_in_subject")
         if "raw_8bit_headers" in odd and subject.isascii():
             subject = "Déclaration de sinistre" if c.lang == "fr" else f"Sinistre – {subject}"
-        if extra_doc:
+        if extra_doc in ("pdf", "zip"):
             tags.add(f"{extra_doc}_attachment")
             plan["attachments"].append(self.document(c, st, extra_doc, when))
+        elif extra_doc == "witness":
+            plan["attachments"].append(self.witness_statement(c, witness_date))
 
         expected = self.expected(
             claim_number=c.claim_number if st["claim_valid"] else None,
             policy_number=f"POL-{c.policy7}" if st["policy"] and st["policy_valid"] else None,
-            incident_date=c.incident.isoformat() if st["date"] else None,
-            loss_type=c.loss_type if st["loss"] else None,
+            incident_date=c.incident.isoformat() if st["date"] or witness_date else None,
+            loss_type=c.loss_type if st["loss"] or source == "witness" else None,
             estimated_amount=f"{c.amount_cents / 100:.2f}" if st["amount"] else None,
             currency=c.currency if st["amount"] else None,
             contact_email=c.email,
@@ -1322,19 +1866,56 @@ class _Planner:
         plan["from_name"] = c.name if r.random() < 0.9 else None
         plan["message_id"] = self.message_id(c.email)
 
-        if forwarded:
+        if attached:
+            blocks, subject = self.forward_attached(plan, c, blocks, subject, when)
+            plan["subject"] = subject
+        elif forwarded:
             blocks, subject = self.forward(plan, c, blocks, subject, when)
             plan["subject"] = subject
         elif reply:
             blocks = self.insurer_reply(plan, c, blocks, when)
         if r.random() < 0.05:
             plan["cc"] = T.email_for(T.random_name(r), r)
-        self.finalize(plan, blocks, force_mode="text" if plan["wrong_charset"] else None)
+        # A .txt beside an HTML-only body would be the mail's only plain part: such mail has a text part.
+        self.finalize(plan, blocks, force_mode="text" if plan["wrong_charset"] else None,
+                      html_only=source != "witness")
         plan["relative_date"] = "relative_date" in tags
         if st["claim_valid"]:
             self.originals.append(index)
             self.original_times.append(when_utc)
         return plan
+
+    def claim_form(self, c: _Claim, st: dict) -> dict:
+        """The insurer's claim form, filled in by the customer, as a one-page PDF."""
+        r = self.rng
+        labels, words = LABELS[c.lang], PHRASES[c.lang]
+        lines = [words["form_title"], INSURER_NAME, ""]
+        if st["claim_valid"]:
+            lines.append(f"{r.choice(labels['claim'])}: {st['claim_value']}")
+        if st["policy"]:
+            lines.append(f"{r.choice(labels['policy'])}: {st['policy']}")
+        lines.append(f"{labels['holder'][0]}: {c.name}")
+        if st["date"]:
+            lines.append(f"{r.choice(labels['date'])}: {st['date']}")
+        lines.append(f"{r.choice(labels['type'])}: {r.choice(T.LOSS_LABELS[c.loss_type][c.lang])}")
+        if st["amount"]:
+            lines.append(f"{r.choice(labels['amount'])}: {st['amount']}")
+        if st["phone"]:
+            lines.append(f"{r.choice(labels['phone'])}: {st['phone']}")
+        lines += ["", f"{r.choice(labels['description'])}: {T.capitalize_first(c.clause)}."]
+        return {"type": "pdf", "lines": [_pdf_text(line) for line in lines], "filename": words["form_file"]}
+
+    def witness_statement(self, c: _Claim, date_phrase: str | None) -> dict:
+        """A witness's signed account as a plain-text file: the loss, and its date when the witness gives one."""
+        r = self.rng
+        title, intro, dated, closing = PHRASES[c.lang]["witness"]
+        witness = T.random_name(r)
+        lines = [title, "", intro.format(witness=witness), "",
+                 T.WITNESS_ACCOUNTS[c.loss_type][c.lang].format(name=c.name)]
+        if date_phrase:
+            lines.append(dated.format(date=date_phrase))
+        lines += ["", closing, "", witness]
+        return {"type": "txt", "text": "\n".join(lines) + "\n", "filename": PHRASES[c.lang]["witness_file"]}
 
     def document(self, c: _Claim, st: dict, kind: str, when: datetime) -> dict:
         r = self.rng
@@ -1394,6 +1975,41 @@ class _Planner:
         plan["message_id"] = self.message_id(broker_addr)
         return [("p", note), ("p", signature), ("fwd", head, inner)], prefix + inner_subject
 
+    def forward_attached(self, plan: dict, c: _Claim, inner: list, inner_subject: str,
+                         when: datetime) -> tuple[list, str]:
+        """A broker sends the customer's own mail on as a `message/rfc822` attachment (photos inside it)."""
+        r = self.rng
+        tags = plan["tags"]
+        tags.add("forwarded_rfc822")
+        cabinet, broker_addr, broker_phone = r.choice(BROKERS)
+        agent = T.random_name(r)
+        sent = (when - timedelta(minutes=r.randint(5, 360))).astimezone(PARIS)
+        if sent.date() < c.incident:  # a loss reported the day it happened: the customer wrote after it
+            sent = max(when.astimezone(PARIS) - timedelta(minutes=5), datetime.combine(c.incident, time(0, 5), PARIS))
+        text = blocks_to_text(inner)
+        customer = formataddr((c.name, c.email), charset="utf-8") if plan["from_name"] else c.email
+        message = {
+            "type": "rfc822",
+            "headers": [("From", customer), ("To", formataddr((agent, broker_addr), charset="utf-8")), ("Subject", inner_subject),
+                        ("Date", format_datetime(sent)), ("Message-ID", plan["message_id"])],
+            "text": text, "charset": "us-ascii" if text.isascii() else "utf-8",
+            "cte": "7bit" if text.isascii() else r.choice(("quoted-printable", "base64")),
+            "attachments": plan["attachments"], "boundary": plan["boundary"] + "_fwd",
+            "filename": re.sub(r"[^\w .-]+", "", T.fold_ascii(inner_subject))[:60].strip() + ".eml",
+        }
+        plan["attachments"] = [message]
+        if r.random() < 0.7:
+            note, closing = [f"Bonjour, veuillez trouver ci-joint la déclaration de notre client {c.name}."], "Cordialement,"
+        else:
+            note, closing = [f"Hello, please find attached the claim of our client {c.name}."], "Kind regards,"
+        signature = [closing, agent, cabinet]
+        if r.random() < 0.5:
+            tags.add("broker_signature_phone")
+            signature.append(f"Tél. {T.format_phone(broker_phone, 'fr_spaced')}")
+        plan["from_name"], plan["from_addr"] = f"{agent} - {cabinet}" if r.random() < 0.5 else cabinet, broker_addr
+        plan["message_id"] = self.message_id(broker_addr)
+        return [("p", note), ("p", signature)], r.choice(("Fwd: ", "TR: ", "FW: ")) + inner_subject
+
     def insurer_reply(self, plan: dict, c: _Claim, inner: list, when: datetime) -> list:
         """A new claim written as a reply to the insurer's request for details."""
         r = self.rng
@@ -1442,9 +2058,9 @@ class _Planner:
         plan = self.base_plan(index, "follow_up", when, c.lang)
         tags = plan["tags"]
         tags.add("follow_up")
-        if c.lang == "fr":
-            tags.add("french")
-        en = c.lang == "en"
+        if c.lang in _LANGUAGE_TAGS:
+            tags.add(_LANGUAGE_TAGS[c.lang])
+        words = FOLLOW_UP[c.lang]
         st = {"typos": 0.12 if r.random() < 0.15 else 0.0}
         if st["typos"]:
             tags.add("typos")
@@ -1463,73 +2079,59 @@ class _Planner:
         resent: list[dict] = []
         if "photos" in items and self.claims is not None:
             resent = r.sample(own, min(len(own), _weighted(r, ((1, 40), (2, 35), (3, 25)))))
-            sentences.append(self.typo(st, r.choice(
-                ("Here are the photos again, in case they did not come through.", "I am sending the photos again.")
-                if en else ("Je vous renvoie les photos, au cas où elles ne seraient pas arrivées.",
-                            "Je vous renvoie les photos du sinistre."))))
+            sentences.append(self.typo(st, r.choice(words["again"])))
         elif "photos" in items:
             photo_n = _weighted(r, ((1, 40), (2, 35), (3, 25)))
-            sentences.append(self.typo(st, r.choice(
-                ("Here are more photos of the damage.", "As promised, here are the photos.") if en
-                else ("Voici des photos supplémentaires.", "Comme promis, voici les photos."))))
+            sentences.append(self.typo(st, r.choice(words["more"])))
         if "amount" in items:
             if self.claims is not None:
                 cents = c.amount_cents
             else:
                 lo, hi = AMOUNT_RANGES[c.loss_type]
                 cents = round(math.exp(r.uniform(math.log(lo), math.log(hi))) * 100)
-            style = _weighted(r, T.AMOUNT_STYLES[c.currency])
+            style = _weighted(r, T.amount_styles(c.currency, c.lang))
             if style == "euros_word" and cents % 100:
                 style = "eur_code_continental"
             tags.add(f"amount:{style}")
             value = T.format_amount(cents, c.currency, style, r)
-            sentences.append(self.typo(st, "The garage has now sent its estimate: {v}." if en
-                                       else "Le garage m'a transmis son devis : {v}.").format(v=value))
+            sentences.append(self.typo(st, words["amount"]).format(v=value))
             fields.update(estimated_amount=f"{cents / 100:.2f}", currency=c.currency)
         if "phone" in items:
-            style = _weighted(r, T.PHONE_STYLES[T.phone_country(c.phone)])
+            style = _weighted(r, T.phone_styles(c.phone, c.lang))
             tags.add(f"phone:{style}")
-            sentences.append(self.typo(st, "I forgot to give you my phone number: {v}." if en
-                                       else "J'ai oublié de vous donner mon numéro : {v}.").format(
-                v=T.format_phone(c.phone, style)))
+            sentences.append(self.typo(st, words["phone"]).format(v=T.format_phone(c.phone, style)))
             fields["contact_phone"] = c.phone
         if "policy" in items:
             style = _weighted(r, T.POLICY_STYLES)
             tags.add(f"policy:{style}")
-            sentences.append(("My policy number is {v}." if en else "Mon numéro de contrat : {v}.").format(
-                v=T.format_policy(c.policy7, style)))
+            sentences.append(words["policy"].format(v=T.format_policy(c.policy7, style)))
             fields["policy_number"] = f"POL-{c.policy7}"
         if "date" in items:
-            style = _weighted(r, T.DATE_STYLES_FR if c.lang == "fr" else T.DATE_STYLES_EN)
+            style = _weighted(r, T.DATE_STYLES[c.lang])
             tags.add(f"date:{style}")
             value = T.format_date(c.incident, style, r)
-            sentences.append(("To clarify, it happened {v}." if en else "Pour préciser, le sinistre a eu lieu {v}.")
-                             .format(v=T.date_phrase(value, style, c.lang)))
+            sentences.append(words["date"].format(v=T.date_phrase(value, style, c.lang)))
             fields["incident_date"] = c.incident.isoformat()
         if "nudge" in items:
-            sentences.append(self.typo(st, "Do you have any news about my claim?" if en
-                                       else "Avez-vous des nouvelles de mon dossier ?"))
+            sentences.append(self.typo(st, words["nudge"]))
         claim_style = _weighted(r, T.CLAIM_STYLES)
         claim_value = T.format_claim(c.year, c.serial, claim_style)
         if not orig["subject_has_claim"] or r.random() < 0.5:
             tags.add(f"claim:{claim_style}")
             np_ = T.claim_noun_phrase(claim_value, claim_style, c.lang, r)
-            sentences.insert(0, f"Regarding {np_}:" if en else f"Concernant le {np_} :")
+            sentences.insert(0, words["regarding"].format(claim=np_))
         else:
             tags.add("claim_number_in_subject")
-        blocks = [("p", [r.choice(("Hello,", "Hi,", "Hello again,")) if en else "Bonjour,"]),
+        blocks = [("p", [r.choice(words["greet"]) if len(words["greet"]) > 1 else words["greet"][0]]),
                   ("p", [" ".join(sentences)]),
                   self.signature(c.name, c.lang, None)]
         if r.random() < 0.6:
             tags.add("follow_up_quoted")
             sent = orig["date"]
             who = f"{orig['from_name']} <{orig['from_addr']}>" if orig["from_name"] else orig["from_addr"]
-            attribution = (f"On {sent:%a}, {sent.day} {sent:%b %Y} at {sent:%H:%M}, {who} wrote:" if en else
-                           f"Le {T.WEEKDAYS_FR[sent.weekday()][:3]}. {sent.day} {T.MONTHS_FR[sent.month - 1]} "
-                           f"{sent.year} à {sent:%H:%M}, {who} a écrit :")
-            blocks.append(("quote", attribution, orig["blocks"]))
-        prefix = r.choice(("Re: ", "RE: ", "Re: ")) if en else r.choice(("Re: ", "RE : ", "RE: "))
-        subject = orig["subject"] if orig["subject"].lower().startswith("re") else prefix + orig["subject"]
+            blocks.append(("quote", _attribution(sent, who, c.lang), orig["blocks"]))
+        prefix = r.choice(words["prefix"])
+        subject = orig["subject"] if _REPLY_PREFIX.match(orig["subject"]) else prefix + orig["subject"]
         plan.update(subject=subject, from_name=orig["from_name"], from_addr=orig["from_addr"],
                     message_id=self.message_id(orig["from_addr"]), in_reply_to=orig["message_id"],
                     references=" ".join(filter(None, (orig.get("references"), orig["message_id"]))),
@@ -1557,7 +2159,7 @@ class _Planner:
             tags=(set(orig["tags"]) - {"reused_photo"}) | {"duplicate"},
         )
         # Re-sent photos are the claim's own, not a reuse from another claim.
-        plan["attachments"] = [{k: v for k, v in a.items() if k != "reused_from_index"} for a in orig["attachments"]]
+        plan["attachments"] = _own_copies(orig["attachments"])
         return plan
 
     def plan_no_claim(self, index: int, when_utc: datetime, sort: str | None = None) -> dict:
@@ -1565,6 +2167,8 @@ class _Planner:
         sort = sort or _weighted(r, _NO_CLAIM_SORTS)
         if sort == "report_without_number":
             return self.plan_report(index, when_utc)
+        if sort == "delivery_failure":
+            return self.plan_bounce(index, when_utc)
         row = int(self.active_pool[r.randrange(len(self.active_pool))])
         lang = "fr" if r.random() < 0.5 else "en"
         when = when_utc.astimezone(PARIS)
@@ -1610,8 +2214,72 @@ class _Planner:
             plan["extra_headers"] = [f"List-Unsubscribe: <mailto:{addr}?subject=unsubscribe>", "Precedence: bulk"]
             mode = "alternative"
         plan.update(subject=subject, from_name=name, from_addr=addr, message_id=self.message_id(addr),
-                    policy_status="unknown", expected=self.expected())
+                    policy_status="unknown", expected=self.expected(), not_a_claim=True)
         return self.finalize(plan, blocks, force_mode=mode)
+
+    def plan_bounce(self, index: int, when_utc: datetime) -> dict:
+        """A delivery failure: the insurer's acknowledgement to a customer came back (RFC 3464 report)."""
+        r = self.rng
+        lang = "fr" if r.random() < 0.5 else "en"
+        when = when_utc.astimezone(PARIS)
+        plan = self.base_plan(index, "no_claim_number", when, lang)
+        tags = plan["tags"]
+        tags.add("delivery_failure")
+        if lang == "fr":
+            tags.add("french")
+        name = T.random_name(r)
+        rcpt = T.email_for(name, r)
+        host = "mail.claimflow-assurances.fr"
+        remote = {"gmail.com": "gmail-smtp-in.l.google.com", "orange.fr": "smtp-in.orange.fr",
+                  "free.fr": "mx1.free.fr"}.get(rcpt.rpartition("@")[2], "mx." + rcpt.rpartition("@")[2])
+        status, diagnostic = r.choice((
+            ("5.1.1", "550 5.1.1 The email account that you tried to reach does not exist"),
+            ("5.2.2", "552 5.2.2 Mailbox full, quota exceeded"),
+            ("5.1.1", "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"),
+        ))
+        diagnostic = diagnostic.format(rcpt=rcpt)
+        sent = when - timedelta(minutes=r.randint(1, 30))
+        serial = f"CLM-{sent.year}-{r.randint(1, 999_999):06d}"
+        returned_subject = (f"Accusé de réception - sinistre {serial}" if lang == "fr"
+                            else f"Acknowledgement - claim {serial}")
+        returned = [("From", f"{INSURER_NAME} <{INSURER_ADDR}>"), ("To", rcpt), ("Subject", returned_subject),
+                    ("Date", format_datetime(sent)), ("Message-ID", f"<{self.hexid(64)}@claimflow-assurances.fr>")]
+        full = r.random() < 0.4
+        if full:
+            tags.add("returned_message")
+            returned_text = (f"Bonjour,\n\nNous avons bien reçu votre déclaration, enregistrée sous le numéro "
+                             f"{serial}.\n\nLe service sinistres\n{INSURER_NAME}\n" if lang == "fr" else
+                             f"Hello,\n\nWe have received your claim, registered as {serial}.\n\n"
+                             f"Claims department\n{INSURER_NAME}\n")
+        else:
+            returned_text = None
+        queue_id = self.hexid(40).upper()
+        if lang == "fr":
+            subject = r.choice(("Non remis : " + returned_subject, "Message non distribué : " + returned_subject))
+            lines = [f"Ceci est le système de messagerie de {host}.", "",
+                     "Votre message n'a pas pu être remis à un ou plusieurs destinataires.", "",
+                     f"<{rcpt}> : l'hôte {remote} a répondu : {diagnostic}"]
+        else:
+            subject = r.choice(("Undelivered Mail Returned to Sender", "Delivery Status Notification (Failure)",
+                                "Mail delivery failed: returning message to sender"))
+            lines = [f"This is the mail system at host {host}.", "",
+                     "I'm sorry to have to inform you that your message could not be delivered to one or more "
+                     "recipients. It's attached below.", "",
+                     f"<{rcpt}>: host {remote} said: {diagnostic}"]
+        plan["report"] = {
+            "per_message": [("Reporting-MTA", f"dns; {host}"), ("X-Postfix-Queue-ID", queue_id),
+                            ("Arrival-Date", format_datetime(sent))],
+            "per_recipient": [("Final-Recipient", f"rfc822; {rcpt}"), ("Original-Recipient", f"rfc822;{rcpt}"),
+                              ("Action", "failed"), ("Status", status), ("Remote-MTA", f"dns; {remote}"),
+                              ("Diagnostic-Code", f"smtp; {diagnostic}")],
+            "returned": {"headers": returned, "text": returned_text},
+        }
+        plan["extra_headers"] = ["Auto-Submitted: auto-replied"]
+        daemon = f"MAILER-DAEMON@{host}"
+        plan.update(subject=subject, from_name="Mail Delivery System", from_addr=daemon, to=INSURER_ADDR,
+                    message_id=f"<{self.hexid(64)}@{host}>", policy_status="unknown", expected=self.expected(),
+                    not_a_claim=True)
+        return self.finalize(plan, [("p", lines)], force_mode="text")
 
     def plan_report(self, index: int, when_utc: datetime, row: _ClaimRow | None = None) -> dict:
         """A customer who wants to declare a claim but has no claim number yet."""
@@ -1620,27 +2288,27 @@ class _Planner:
         plan = self.base_plan(index, "no_claim_number", when, c.lang)
         tags |= plan["tags"] | {"report_without_number"}
         plan["tags"] = tags
-        if c.lang == "fr":
-            tags.add("french")
+        if c.lang in _LANGUAGE_TAGS:
+            tags.add(_LANGUAGE_TAGS[c.lang])
         missing: set = set()
         st = self.statement(c, when.date(), tags, missing, allow_relative=True)
         st["style"] = "prose"
         _drop_tags(tags, ("claim:", "amount:", "distractor_", "type_of_loss_line", "form"))
         tags.update(missing - {"missing_amount"})
         tags.add("prose")
-        en = c.lang == "en"
+        opening, dated, question, subjects = REPORT[c.lang]
         clause = self.typo(st, c.clause)
-        first = ["I would like to report a claim." if en else "Je souhaite déclarer un sinistre."]
+        first = [opening]
         if st["date"]:
-            first.append(f"{T.capitalize_first(st['date_phrase'])}, {clause}.")
+            first.append(dated.format(Date=T.capitalize_first(st["date_phrase"]), date=st["date_phrase"],
+                                      clause=clause, Clause=T.capitalize_first(clause)))
         else:
             first.append(f"{T.capitalize_first(clause)}.")
         if st["policy"]:
             first.append(self.typo(st, r.choice(POLICY_SENTENCES[c.lang])).format(pv=st["policy"], pnp=st["policy_np"]))
         if st["phone"]:
             first.append(self.typo(st, r.choice(PHONE_SENTENCES[c.lang])).format(ph=st["phone"]))
-        first.append("What do I need to do? I don't have a claim number yet." if en
-                     else "Que dois-je faire ? Je n'ai pas encore de numéro de sinistre.")
+        first.append(question)
         blocks = [("p", [self.greeting(c.lang, when)]), ("p", [" ".join(first)]), self.signature(c.name, c.lang, None)]
         if row is not None:
             photo_n = row.photo_count
@@ -1651,9 +2319,7 @@ class _Planner:
                                           quality=row.photo_quality if row else None)
         if photo_n:
             tags.add("photos")
-        subject = r.choice(("I want to report a claim", "How do I declare a claim?", "New accident - what should I do?")
-                           if en else ("Je souhaite déclarer un sinistre", "Comment déclarer un sinistre ?",
-                                       "Déclaration de sinistre"))
+        subject = r.choice(subjects)
         plan.update(subject=subject, from_name=c.name, from_addr=c.email, message_id=self.message_id(c.email),
                     policy_status=c.policy_status, claim=c, expected=self.expected(
                         policy_number=f"POL-{c.policy7}" if st["policy"] else None,
@@ -1681,7 +2347,7 @@ class _Planner:
                 local_day = when_utc.astimezone(plan["date"].tzinfo).date()
                 if plan["relative_date"] or (local_day - plan["claim"].incident).days > 45:
                     continue
-            elif "forwarded_broker" in plan["tags"] or "reply_quoted" in plan["tags"]:
+            elif {"forwarded_broker", "forwarded_rfc822", "reply_quoted"} & plan["tags"]:
                 continue
             return plan
         return None
@@ -1770,15 +2436,26 @@ class _Planner:
                 if orig is not None:
                     plan = (self.plan_duplicate if kind == "duplicate" else self.plan_follow_up)(index, when, orig)
             if plan is None:  # no-claim mail, or nothing earlier to follow up: a mail about no claim
-                sort = kind if kind in ("out_of_office", "newsletter") else _weighted(r, _NO_CLAIM_SORTS[:2])
+                sort = kind if kind in _NOT_CLAIMS else _weighted(r, _NO_CLAIM_SORTS[:3])
                 plan = self.plan_no_claim(index, when, sort=sort)
             self.plans.append(plan)
         return self.plans
 
 
+def expected_disposition(expected: dict, *, not_a_claim: bool, is_reply: bool) -> tuple[str, str | None]:
+    """(disposition, quarantine reason) the intake flow owes a mail, from what the mail states (module docstring)."""
+    if not_a_claim:
+        return "quarantine", "not_a_claim"
+    if expected["claim_number"]:
+        return ("follow_up" if is_reply else "new_claim"), None
+    if expected["policy_number"] and (expected["loss_type"] or expected["incident_date"]):
+        return "first_notice", None
+    return "quarantine", "missing_claim_number"
+
+
 _WORKER_KEYS = ("index", "attachments", "charset", "cte", "wrong_charset", "body_mode", "text", "html",
                 "boundary", "raw_8bit_headers", "from_name", "from_addr", "name_charset", "to", "cc",
-                "subject", "date", "message_id", "in_reply_to", "references", "extra_headers")
+                "subject", "date", "message_id", "in_reply_to", "references", "extra_headers", "report")
 
 
 def generate_inbox(
@@ -1841,6 +2518,8 @@ def generate_inbox(
             source = photo.pop("reused_from_index")
             photos.append({**photo, "reused_from": results[source]["file"] if source is not None else None})
         dup, follow = plan["duplicate_of_index"], plan["follow_up_of_index"]
+        disposition, reason = expected_disposition(expected, not_a_claim=plan["not_a_claim"],
+                                                   is_reply=bool(plan["in_reply_to"]))
         records.append({
             "file": result["file"],
             "message_id": plan["message_id"],
@@ -1851,7 +2530,8 @@ def generate_inbox(
             "follow_up_of": results[follow]["file"] if follow is not None else None,
             "policy_status": plan["policy_status"],
             "variations": sorted(plan["tags"]),
-            "expected_quarantine_reason": None if expected["claim_number"] else "missing_claim_number",
+            "expected_disposition": disposition,
+            "expected_quarantine_reason": reason,
             "expected": expected,
             "photos": photos,
         })

@@ -1,7 +1,8 @@
 """Vocabulary and formatters shared by the sample policy table and inbox.
 
-Everything here is pure and deterministic given a `random.Random`. The
-formatters encode the written conventions of a French insurer's inbox:
+Everything here is pure and deterministic given a `random.Random`. Mail is
+written in English, French, German, Spanish, Italian and Dutch (`LANGUAGES`).
+The formatters encode the written conventions of a French insurer's inbox:
 
 * numeric dates are ALWAYS day first (`03/04/2026` is 3 April 2026), with `/`,
   `.` or a two-digit year (`03/04/26`); ISO `2026-03-04` is the only
@@ -41,8 +42,32 @@ MONTHS_FR = (
     "janvier", "février", "mars", "avril", "mai", "juin", "juillet",
     "août", "septembre", "octobre", "novembre", "décembre",
 )
+MONTHS_DE = (
+    "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli",
+    "August", "September", "Oktober", "November", "Dezember",
+)
+MONTHS_ES = (
+    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio",
+    "agosto", "septiembre", "octubre", "noviembre", "diciembre",
+)
+MONTHS_IT = (
+    "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio",
+    "agosto", "settembre", "ottobre", "novembre", "dicembre",
+)
+MONTHS_NL = (
+    "januari", "februari", "maart", "april", "mei", "juni", "juli",
+    "augustus", "september", "oktober", "november", "december",
+)
 WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+WEEKDAYS_DE = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+WEEKDAYS_ES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
+WEEKDAYS_IT = ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica")
+WEEKDAYS_NL = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+MONTHS = {"en": MONTHS_EN, "fr": MONTHS_FR, "de": MONTHS_DE, "es": MONTHS_ES, "it": MONTHS_IT, "nl": MONTHS_NL}
+WEEKDAYS = {"en": WEEKDAYS_EN, "fr": WEEKDAYS_FR, "de": WEEKDAYS_DE, "es": WEEKDAYS_ES, "it": WEEKDAYS_IT,
+            "nl": WEEKDAYS_NL}
+LANGUAGES = ("en", "fr", "de", "es", "it", "nl")
 
 # --------------------------------------------------------------------------- names
 
@@ -228,6 +253,14 @@ DATE_STYLES_FR = (
     ("dmy_slash", 40), ("dmy_dot", 8), ("dmy_short_year", 4), ("iso", 4),
     ("d_month_y_fr", 32), ("weekday_d_month_y_fr", 12),
 )
+DATE_STYLES = {
+    "en": DATE_STYLES_EN,
+    "fr": DATE_STYLES_FR,
+    "de": (("dmy_dot", 45), ("dmy_slash", 5), ("iso", 4), ("d_month_y_de", 32), ("weekday_d_month_y_de", 14)),
+    "es": (("dmy_slash", 45), ("dmy_dash", 5), ("iso", 4), ("d_month_y_es", 32), ("weekday_d_month_y_es", 14)),
+    "it": (("dmy_slash", 45), ("dmy_dot", 5), ("iso", 4), ("d_month_y_it", 32), ("weekday_d_month_y_it", 14)),
+    "nl": (("dmy_dash", 35), ("dmy_slash", 15), ("iso", 4), ("d_month_y_nl", 32), ("weekday_d_month_y_nl", 14)),
+}
 
 
 def _ordinal(n: int) -> str:
@@ -266,13 +299,44 @@ def format_date(d: date, style: str, rng: random.Random) -> str:
     if style == "weekday_d_month_y_fr":
         day = "1er" if d.day == 1 else str(d.day)
         return f"{WEEKDAYS_FR[d.weekday()]} {day} {MONTHS_FR[d.month - 1]} {d.year}"
+    if style == "dmy_dash":
+        if rng.random() < 0.2:
+            return f"{d.day}-{d.month}-{d.year}"
+        return f"{d.day:02d}-{d.month:02d}-{d.year}"
+    if style == "d_month_y_de":
+        return f"{d.day}. {MONTHS_DE[d.month - 1]} {d.year}"
+    if style == "weekday_d_month_y_de":
+        return f"{WEEKDAYS_DE[d.weekday()]}, {d.day}. {MONTHS_DE[d.month - 1]} {d.year}"
+    if style == "d_month_y_es":
+        return f"{d.day} de {MONTHS_ES[d.month - 1]} de {d.year}"
+    if style == "weekday_d_month_y_es":
+        return f"{WEEKDAYS_ES[d.weekday()]} {d.day} de {MONTHS_ES[d.month - 1]} de {d.year}"
+    if style == "d_month_y_it":
+        return f"{d.day} {MONTHS_IT[d.month - 1]} {d.year}"
+    if style == "weekday_d_month_y_it":
+        return f"{WEEKDAYS_IT[d.weekday()]} {d.day} {MONTHS_IT[d.month - 1]} {d.year}"
+    if style == "d_month_y_nl":
+        return f"{d.day} {MONTHS_NL[d.month - 1]} {d.year}"
+    if style == "weekday_d_month_y_nl":
+        return f"{WEEKDAYS_NL[d.weekday()]} {d.day} {MONTHS_NL[d.month - 1]} {d.year}"
     raise ValueError(f"unknown date style {style!r}")
 
 
 def date_phrase(value: str, style: str, lang: str) -> str:
-    """The date as it sits in a sentence: `on 4 March 2026`, `on the 4th of March`, `le 4 mars 2026`."""
+    """The date as it sits in a sentence: `on 4 March 2026`, `le 4 mars 2026`, `am 4. März 2026`, `l'8 marzo 2026`."""
     if lang == "fr":
         return f"le {value}"
+    if lang == "de":
+        return f"am {value}"
+    if lang == "es":
+        return f"el {value}"
+    if lang == "it":
+        if style.startswith("weekday"):
+            return value
+        # Italian elides the article before a spoken vowel: l'8 marzo, l'11 marzo.
+        return f"l'{value}" if re.match(r"(?:0?8|11)\b", value) and style == "d_month_y_it" else f"il {value}"
+    if lang == "nl":
+        return f"op {value}"
     if style == "ordinal_no_year" and value[0].isdigit():
         return f"on the {value}"
     return f"on {value}"
@@ -284,6 +348,14 @@ RELATIVE_DATES = {
     ("en", 1): ("yesterday", "yesterday evening", "yesterday morning"),
     ("fr", 0): ("aujourd'hui", "ce matin", "cet après-midi"),
     ("fr", 1): ("hier", "hier soir", "hier matin"),
+    ("de", 0): ("heute", "heute Morgen", "heute Nachmittag"),
+    ("de", 1): ("gestern", "gestern Abend", "gestern Morgen"),
+    ("es", 0): ("hoy", "esta mañana", "esta tarde"),
+    ("es", 1): ("ayer", "ayer por la tarde", "ayer por la mañana"),
+    ("it", 0): ("oggi", "stamattina", "questo pomeriggio"),
+    ("it", 1): ("ieri", "ieri sera", "ieri mattina"),
+    ("nl", 0): ("vandaag", "vanochtend", "vanmiddag"),
+    ("nl", 1): ("gisteren", "gisteravond", "gisterochtend"),
 }
 
 # ------------------------------------------------------------------ amounts
@@ -296,6 +368,23 @@ AMOUNT_STYLES = {
     "USD": (("usd_symbol", 45), ("usd_code", 35), ("usd_suffix", 10), ("us_dollar_sign", 10)),
     "GBP": (("gbp_symbol", 70), ("gbp_code", 30)),
 }
+# Euro amounts as German, Spanish, Italian and Dutch writers put them (always a decimal comma).
+AMOUNT_STYLES_EUR_BY_LANG = {
+    "de": (("continental_symbol_suffix", 40), ("euro_word_de", 20), ("eur_code_continental", 20),
+           ("eur_code_suffix", 20)),
+    "es": (("continental_symbol_suffix", 45), ("euros_word", 25), ("eur_code_continental", 15),
+           ("eur_code_suffix", 15)),
+    "it": (("symbol_prefix_continental", 30), ("continental_symbol_suffix", 25), ("euro_word_it", 25),
+           ("eur_code_continental", 20)),
+    "nl": (("symbol_prefix_continental", 55), ("eur_code_continental", 25), ("continental_symbol_suffix", 20)),
+}
+
+
+def amount_styles(currency: str, lang: str) -> tuple:
+    """The (style, weight) pairs a writer in `lang` uses for `currency`."""
+    if currency == "EUR" and lang in AMOUNT_STYLES_EUR_BY_LANG:
+        return AMOUNT_STYLES_EUR_BY_LANG[lang]
+    return AMOUNT_STYLES[currency]
 
 
 def _group(n: int, sep: str) -> str:
@@ -331,6 +420,15 @@ def format_amount(cents: int, currency: str, style: str, rng: random.Random) -> 
         return f"EUR {_group(units, ',')}.{rest:02d}"
     if style == "symbol_suffix_compact":
         return f"{units},{rest:02d}€"
+    if style == "continental_symbol_suffix":
+        tail = "" if whole and rng.random() < 0.4 else f",{rest:02d}"
+        return f"{_group(units, '.')}{tail} €"
+    if style == "symbol_prefix_continental":
+        tail = "" if whole and rng.random() < 0.4 else f",{rest:02d}"
+        return f"€ {_group(units, '.')}{tail}"
+    if style in ("euro_word_de", "euro_word_it"):
+        tail = "" if whole and rng.random() < 0.5 else f",{rest:02d}"
+        return f"{_group(units, '.')}{tail} {'Euro' if style == 'euro_word_de' else 'euro'}"
     if style == "usd_symbol":
         return f"${_group(units, ',')}" if whole else f"${_group(units, ',')}.{rest:02d}"
     if style == "usd_code":
@@ -377,8 +475,29 @@ def format_claim(year: int, serial: int, style: str) -> str:
     raise ValueError(f"unknown claim style {style!r}")
 
 
+# German phrases are accusative ("betrifft den Schaden ..."), Spanish and Italian carry their article.
+_CLAIM_PHRASES = {
+    "de": (("den Schaden {v}", "den Schadenfall {v}", "den Vorgang {v}", "die Schadennummer {v}"),
+           ("den Schaden Nr. {v}",)),
+    "es": (("el siniestro {v}", "el siniestro n.º {v}", "el expediente {v}"), ("el siniestro n.º {v}",)),
+    "it": (("il sinistro {v}", "il sinistro n. {v}", "la pratica {v}"), ("il sinistro n. {v}",)),
+    "nl": (("schadenummer {v}", "schadedossier {v}", "dossier {v}"), ("schadenummer {v}",)),
+}
+# German phrases are dative ("versichert unter der Police ...").
+_POLICY_PHRASES = {
+    "de": (("der Police {v}", "dem Vertrag {v}", "der Versicherungsnummer {v}"),
+           ("der Versicherungsnummer {v}", "der Police Nr. {v}")),
+    "es": (("la póliza {v}", "la póliza n.º {v}"), ("la póliza n.º {v}", "el número de póliza {v}")),
+    "it": (("la polizza {v}", "la polizza n. {v}"), ("la polizza n. {v}", "il numero di polizza {v}")),
+    "nl": (("polis {v}", "polisnummer {v}"), ("polisnummer {v}", "polis {v}")),
+}
+
+
 def claim_noun_phrase(value: str, style: str, lang: str, rng: random.Random) -> str:
     """The claim number inside a sentence, always with a word that says it is a claim."""
+    if lang in _CLAIM_PHRASES:
+        usual, after_label = _CLAIM_PHRASES[lang]
+        return rng.choice(after_label if style == "slash" else usual).format(v=value)
     if lang == "fr":
         if style == "slash":
             return f"sinistre n° {value}"
@@ -409,6 +528,9 @@ def format_policy(number7: str, style: str) -> str:
 
 def policy_noun_phrase(value: str, style: str, lang: str, rng: random.Random) -> str:
     """The policy number inside a sentence."""
+    if lang in _POLICY_PHRASES:
+        usual, digits = _POLICY_PHRASES[lang]
+        return rng.choice(digits if style == "digits_only" else usual).format(v=value)
     if lang == "fr":
         if style == "digits_only":
             return rng.choice((f"contrat n° {value}", f"numéro de contrat {value}"))
@@ -426,6 +548,18 @@ PHONE_STYLES = {
     "+1": (("us_paren", 55), ("us_dashes", 25), ("us_intl", 20)),
     "+44": (("uk_intl", 100),),
 }
+
+
+# A customer writing from abroad to a French insurer gives a French number in international form.
+PHONE_STYLES_ABROAD = (("intl_spaced", 60), ("e164", 25), ("intl_zero", 15))
+
+
+def phone_styles(e164: str, lang: str) -> tuple:
+    """The (style, weight) pairs for writing `e164` in a mail in `lang`."""
+    country = phone_country(e164)
+    if country == "+33" and lang not in ("en", "fr"):
+        return PHONE_STYLES_ABROAD
+    return PHONE_STYLES[country]
 
 
 def phone_country(e164: str) -> str:
@@ -606,11 +740,182 @@ LOSS_LABELS = {
     "other": {"en": ("Other", "Vandalism", "Other (vandalism)"), "fr": ("Autre", "Vandalisme")},
 }
 
+# German, Spanish, Italian and Dutch wording of the same losses (first person; labels as forms name them).
+_MORE_CLAUSES = {'auto_collision': {'de': ('mein Auto wurde an einer roten Ampel von hinten angefahren',
+                           'ein anderes Fahrzeug hat im Kreisverkehr meine vordere Stoßstange gerammt',
+                           'ein Lieferwagen ist auf dem Parkplatz rückwärts gegen mein Auto gefahren',
+                           'mein geparktes Auto wurde angefahren und der Fahrer ist einfach weitergefahren'),
+                    'es': ('un coche me golpeó por detrás en un semáforo en rojo',
+                           'otro vehículo chocó contra mi parachoques delantero en una rotonda',
+                           'una furgoneta dio marcha atrás y golpeó mi coche en el aparcamiento',
+                           'golpearon mi coche aparcado y el conductor se dio a la fuga'),
+                    'it': ('la mia auto è stata tamponata a un semaforo rosso',
+                           "un'altra auto ha urtato il mio paraurti anteriore in una rotatoria",
+                           'un furgone ha fatto retromarcia contro la mia auto nel parcheggio',
+                           'la mia auto parcheggiata è stata urtata e il conducente è scappato'),
+                    'nl': ('mijn auto is bij een rood verkeerslicht van achteren aangereden',
+                           'een andere auto heeft op een rotonde mijn voorbumper geraakt',
+                           'een bestelbus is op de parkeerplaats achteruit tegen mijn auto gereden',
+                           'mijn geparkeerde auto is aangereden en de bestuurder is doorgereden')},
+ 'auto_glass': {'de': ('ein Steinschlag hat meine Windschutzscheibe beschädigt',
+                       'ein kleiner Steinschlag in der Frontscheibe ist zu einem langen Riss geworden',
+                       'die Heckscheibe ist ohne ersichtlichen Grund zersprungen'),
+                'es': ('una piedra lanzada por un camión me agrietó el parabrisas',
+                       'un impacto en el parabrisas se ha convertido en una grieta',
+                       'la luna trasera se rompió sin motivo aparente'),
+                'it': ('un sasso sollevato da un camion ha crepato il parabrezza',
+                       'una scheggiatura sul parabrezza si è trasformata in una crepa',
+                       'il lunotto posteriore si è rotto senza motivo apparente'),
+                'nl': ('een steentje van een vrachtwagen heeft mijn voorruit beschadigd',
+                       'een sterretje in de voorruit is uitgegroeid tot een lange barst',
+                       'de achterruit is zonder duidelijke reden gesprongen')},
+ 'theft': {'de': ('mein Auto wurde vor meinem Haus gestohlen',
+                  'in mein Auto wurde eingebrochen und das Radio und das Navi wurden gestohlen',
+                  'Diebe haben über Nacht den Katalysator ausgebaut und gestohlen'),
+           'es': ('me robaron el coche delante de mi casa',
+                  'forzaron mi coche y se llevaron la radio y el navegador',
+                  'unos ladrones robaron el catalizador durante la noche'),
+           'it': ("mi hanno rubato l'auto davanti a casa",
+                  "hanno forzato la mia auto e rubato l'autoradio e il navigatore",
+                  'dei ladri hanno rubato la marmitta catalitica durante la notte'),
+           'nl': ('mijn auto is voor mijn huis gestolen',
+                  'er is in mijn auto ingebroken en de radio en het navigatiesysteem zijn gestolen',
+                  "dieven hebben 's nachts de katalysator gestolen")},
+ 'fire': {'de': ('mein Auto ist auf der Autobahn in Brand geraten',
+                 'ein Motorbrand hat die Front des Autos zerstört',
+                 'bei einem Brand in der Tiefgarage ist mein Auto ausgebrannt'),
+          'es': ('mi coche se incendió en la autopista',
+                 'un incendio en el motor destruyó la parte delantera del coche',
+                 'un incendio en el aparcamiento subterráneo calcinó mi coche'),
+          'it': ('la mia auto ha preso fuoco in autostrada',
+                 "un incendio al motore ha distrutto la parte anteriore dell'auto",
+                 'un incendio nel parcheggio sotterraneo ha bruciato la mia auto'),
+          'nl': ('mijn auto is op de snelweg in brand gevlogen',
+                 'een motorbrand heeft de voorkant van de auto verwoest',
+                 'mijn auto is uitgebrand bij een brand in de parkeergarage')},
+ 'water_damage': {'de': ('die Tiefgarage wurde überflutet und Wasser ist in mein Auto eingedrungen',
+                         'mein Auto wurde beim Starkregen überschwemmt',
+                         'Wasser ist in den Innenraum gelaufen und hat die Elektronik beschädigt'),
+                  'es': ('el aparcamiento subterráneo se inundó y entró agua en mi coche',
+                         'mi coche quedó inundado durante las fuertes lluvias',
+                         'entró agua en el habitáculo y estropeó la electrónica'),
+                  'it': ("il parcheggio sotterraneo si è allagato e l'acqua è entrata nella mia auto",
+                         'la mia auto è stata allagata durante le forti piogge',
+                         "è entrata acqua nell'abitacolo e ha danneggiato l'elettronica"),
+                  'nl': ('de parkeergarage is overstroomd en er is water in mijn auto gekomen',
+                         'mijn auto is bij de hevige regen onder water gelopen',
+                         'er is water in het interieur gelekt en de elektronica is kapot')},
+ 'storm': {'de': ('der Hagel hat Dach und Motorhaube verbeult',
+                  'beim Sturm ist ein Baum auf mein Auto gefallen',
+                  'ein Hagelschauer hat die Karosserie beschädigt'),
+           'es': ('el granizo abolló el techo y el capó',
+                  'un árbol cayó sobre mi coche durante la tormenta',
+                  'una granizada dañó la carrocería'),
+           'it': ('la grandine ha ammaccato il tetto e il cofano',
+                  'un albero è caduto sulla mia auto durante il temporale',
+                  'una grandinata ha danneggiato la carrozzeria'),
+           'nl': ('de hagel heeft deuken in het dak en de motorkap geslagen',
+                  'tijdens de storm is er een boom op mijn auto gevallen',
+                  'een hagelbui heeft de carrosserie beschadigd')},
+ 'liability': {'de': ('ich habe beim Rückwärtsfahren das Tor meines Nachbarn beschädigt',
+                      'ich habe beim Einparken eine Gartenmauer umgefahren',
+                      'beim Öffnen meiner Tür habe ich einen Radfahrer zu Fall gebracht'),
+               'es': ('dañé la puerta de mi vecino al dar marcha atrás',
+                      'derribé el muro de un jardín al aparcar',
+                      'al abrir la puerta del coche hice caer a un ciclista'),
+               'it': ('ho danneggiato il cancello del vicino facendo retromarcia',
+                      'ho abbattuto il muretto di un giardino durante una manovra',
+                      'aprendo la portiera ho fatto cadere un ciclista'),
+               'nl': ('ik heb bij het achteruitrijden het hek van mijn buren beschadigd',
+                      'ik heb bij het inparkeren een tuinmuurtje omvergereden',
+                      'bij het openen van mijn portier heb ik een fietser ten val gebracht')},
+ 'other': {'de': ('Vandalen haben meine Reifen zerstochen und den Lack zerkratzt',
+                  'ein Marder hat die Kabel unter der Motorhaube angenagt',
+                  'jemand hat mein Auto auf der ganzen Seite zerkratzt'),
+           'es': ('unos vándalos me pincharon las ruedas y rayaron la pintura',
+                  'una garduña mordió los cables bajo el capó',
+                  'alguien rayó todo el lateral de mi coche'),
+           'it': ('dei vandali mi hanno squarciato le gomme e rigato la vernice',
+                  'una faina ha rosicchiato i cavi sotto il cofano',
+                  'qualcuno ha rigato tutta la fiancata della mia auto'),
+           'nl': ('vandalen hebben mijn banden lek gestoken en de lak bekrast',
+                  'een steenmarter heeft de kabels onder de motorkap doorgebeten',
+                  'iemand heeft de hele zijkant van mijn auto bekrast')}}
+_MORE_LABELS = {'auto_collision': {'de': ('Unfall', 'Verkehrsunfall', 'Kollision'),
+                    'es': ('Colisión', 'Accidente de tráfico', 'Choque'),
+                    'it': ('Collisione', 'Incidente stradale', 'Tamponamento'),
+                    'nl': ('Aanrijding', 'Verkeersongeval', 'Botsing')},
+ 'auto_glass': {'de': ('Glasbruch', 'Windschutzscheibe'),
+                'es': ('Rotura de lunas', 'Parabrisas'),
+                'it': ('Cristalli', 'Rottura parabrezza'),
+                'nl': ('Glasschade', 'Ruitschade')},
+ 'theft': {'de': ('Diebstahl', 'Fahrzeugdiebstahl'),
+           'es': ('Robo', 'Robo del vehículo'),
+           'it': ('Furto', 'Furto del veicolo'),
+           'nl': ('Diefstal', 'Autodiefstal')},
+ 'fire': {'de': ('Brand',), 'es': ('Incendio',), 'it': ('Incendio',), 'nl': ('Brand',)},
+ 'water_damage': {'de': ('Wasserschaden', 'Überschwemmung'),
+                  'es': ('Daños por agua', 'Inundación'),
+                  'it': ('Danni da acqua', 'Allagamento'),
+                  'nl': ('Waterschade', 'Overstroming')},
+ 'storm': {'de': ('Sturm', 'Hagel', 'Unwetter'),
+           'es': ('Tormenta', 'Granizo'),
+           'it': ('Grandine', 'Maltempo'),
+           'nl': ('Storm', 'Hagel', 'Stormschade')},
+ 'liability': {'de': ('Haftpflicht', 'Haftpflichtschaden'),
+               'es': ('Responsabilidad civil',),
+               'it': ('Responsabilità civile',),
+               'nl': ('Aansprakelijkheid', 'WA-schade')},
+ 'other': {'de': ('Sonstiges', 'Vandalismus'),
+           'es': ('Otros', 'Vandalismo'),
+           'it': ('Altro', 'Atti vandalici'),
+           'nl': ('Overig', 'Vandalisme')}}
+for _loss in LOSS_TYPES:
+    LOSS_CLAUSES[_loss].update(_MORE_CLAUSES[_loss])
+    LOSS_LABELS[_loss].update(_MORE_LABELS[_loss])
+
+# A witness's account of what they saw (third person; `{name}` is the policyholder), for the
+# losses someone else can see happen.
+WITNESS_ACCOUNTS = {
+    "auto_collision": {
+        "en": "I saw a van reverse into the parked car of {name} in the car park.",
+        "fr": "J'ai vu une camionnette reculer et percuter la voiture de {name}, garée sur le parking.",
+        "de": "Ich habe gesehen, wie ein Lieferwagen auf dem Parkplatz rückwärts gegen das geparkte Auto von {name} gefahren ist.",
+        "es": "Vi cómo una furgoneta daba marcha atrás y golpeaba el coche aparcado de {name} en el aparcamiento.",
+        "it": "Ho visto un furgone fare retromarcia e urtare l'auto parcheggiata di {name} nel parcheggio.",
+        "nl": "Ik zag hoe een bestelbus op de parkeerplaats achteruit tegen de geparkeerde auto van {name} reed.",
+    },
+    "liability": {
+        "en": "I saw {name} damage the neighbour's gate while reversing out of the drive.",
+        "fr": "J'ai vu {name} endommager le portail du voisin en reculant.",
+        "de": "Ich habe gesehen, wie {name} beim Rückwärtsfahren das Tor des Nachbarn beschädigt hat.",
+        "es": "Vi cómo {name} dañaba la puerta del vecino al dar marcha atrás.",
+        "it": "Ho visto {name} danneggiare il cancello del vicino facendo retromarcia.",
+        "nl": "Ik zag hoe {name} bij het achteruitrijden het hek van de buren beschadigde.",
+    },
+    "theft": {
+        "en": "I saw two men break into the car of {name} and drive off with it.",
+        "fr": "J'ai vu deux individus forcer la voiture de {name} et partir avec.",
+        "de": "Ich habe gesehen, wie zwei Männer das Auto von {name} aufgebrochen haben und damit weggefahren sind.",
+        "es": "Vi a dos hombres forzar el coche de {name} y llevárselo.",
+        "it": "Ho visto due uomini forzare l'auto di {name} e portarla via.",
+        "nl": "Ik zag twee mannen inbreken in de auto van {name} en ermee wegrijden.",
+    },
+    "other": {
+        "en": "I saw a group of youths scratch the paintwork of the car of {name} and slash its tyres.",
+        "fr": "J'ai vu un groupe de jeunes rayer la carrosserie de la voiture de {name} et crever ses pneus.",
+        "de": "Ich habe gesehen, wie Jugendliche den Lack am Auto von {name} zerkratzt und die Reifen zerstochen haben.",
+        "es": "Vi a un grupo de jóvenes rayar la pintura del coche de {name} y pincharle las ruedas.",
+        "it": "Ho visto un gruppo di ragazzi rigare la vernice dell'auto di {name} e squarciarne le gomme.",
+        "nl": "Ik zag een groep jongeren de lak van de auto van {name} bekrassen en de banden lek steken.",
+    },
+}
+
 # ------------------------------------------------------------------ typos
 
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ]{5,}")
 _PLACEHOLDER = re.compile(r"(\{[A-Za-z_]+\})")
-_KEEP = frozenset(m.lower() for m in MONTHS_EN + MONTHS_FR + WEEKDAYS_EN + WEEKDAYS_FR)
+_KEEP = frozenset(m.lower() for names in (*MONTHS.values(), *WEEKDAYS.values()) for m in names)
 
 
 def _typo(word: str, rng: random.Random) -> str:

@@ -38,7 +38,7 @@ from connectors.samples.photos import (
     render_photo,
 )
 from connectors.samples.policies import POLICY_COLUMNS, build_policy_table
-from connectors.samples.text import MONTHS_EN, MONTHS_FR
+from connectors.samples.text import MONTHS_DE, MONTHS_EN, MONTHS_ES, MONTHS_FR, MONTHS_IT, MONTHS_NL
 
 NOW = datetime(2026, 3, 20, 12, 0)
 COUNT = 220
@@ -97,8 +97,15 @@ def _decoded(part) -> str:
         return payload.decode("windows-1252")
 
 
+def _pdf_words(part) -> str:
+    import pypdf
+
+    reader = pypdf.PdfReader(io.BytesIO(part.get_payload(decode=True)))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
 def _own_text(message) -> str:
-    """Subject plus the mail's own words: quoted replies (`>` lines, blockquotes) removed."""
+    """Subject plus the mail's own words and documents (PDF text layers): quoted replies removed."""
     texts = [_header(message, "Subject")]
     plain = [p for p in message.walk() if p.get_content_type() == "text/plain"]
     for part in plain or [p for p in message.walk() if p.get_content_type() == "text/html"]:
@@ -108,7 +115,8 @@ def _own_text(message) -> str:
             body = html.unescape(re.sub(r"<[^>]+>", " ", body))
         lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
         texts.append("\n".join(lines))
-    return "\n".join(texts)
+    texts += [_pdf_words(p) for p in message.walk() if p.get_content_type() == "application/pdf"]
+    return "\n".join(texts).replace("\u00a0", " ")
 
 
 def _claims_in(text: str) -> set[str]:
@@ -132,6 +140,9 @@ def _date_forms(d: date) -> list[str]:
         f"{d:%d/%m/%Y}", f"{d.day}/{d.month}/{d.year}", f"{d:%d.%m.%Y}", f"{d:%d/%m/%y}", d.isoformat(),
         f"{d.day} {month} {d.year}", f"{d.day} {month[:3]} {d.year}", f"{month} {d.day}, {d.year}",
         f"{d.day}{suffix} of {month}", f"{month} {d.day}{suffix}", f"{day_fr} {mois} {d.year}",
+        f"{d:%d-%m-%Y}", f"{d.day}-{d.month}-{d.year}", f"{d.day}. {MONTHS_DE[d.month - 1]} {d.year}",
+        f"{d.day} de {MONTHS_ES[d.month - 1]} de {d.year}", f"{d.day} {MONTHS_IT[d.month - 1]} {d.year}",
+        f"{d.day} {MONTHS_NL[d.month - 1]} {d.year}",
     ]
 
 
@@ -253,15 +264,33 @@ def test_received_and_incident_dates_respect_the_windows(inbox):
             assert 0 <= (received.date() - incident).days <= 45
 
 
-def test_quarantine_is_expected_exactly_when_there_is_no_claim_number(any_inbox):
+def test_expected_disposition_follows_what_the_mail_states(any_inbox):
+    # Since issue 10 a mail without a claim number that names a policy and a loss is a first
+    # notice (the system of record numbers it), not quarantine; not-claims are `not_a_claim`.
     _, records = any_inbox
+    seen = collections.Counter()
     for record in records:
-        missing = record["expected"]["claim_number"] is None
-        assert (record["expected_quarantine_reason"] == "missing_claim_number") == missing
+        expected, tags = record["expected"], set(record["variations"])
+        disposition, reason = record["expected_disposition"], record["expected_quarantine_reason"]
+        seen[disposition] += 1
+        assert (reason is not None) == (disposition == "quarantine"), record["file"]
+        if tags & {"out_of_office", "newsletter", "delivery_failure"}:
+            assert (disposition, reason) == ("quarantine", "not_a_claim")
+            assert not any(expected[k] for k in expected), record["file"]
+        elif expected["claim_number"]:
+            replied = record["kind"] == "follow_up" or "reply_quoted" in tags
+            assert disposition == ("follow_up" if replied else "new_claim"), record["file"]
+        elif expected["policy_number"] and (expected["loss_type"] or expected["incident_date"]):
+            assert disposition == "first_notice", record["file"]
+        else:
+            assert reason == "missing_claim_number", record["file"]
         if record["kind"] == "no_claim_number":
-            assert missing
-        elif missing:
-            assert "malformed_claim_number" in record["variations"]
+            assert expected["claim_number"] is None
+        elif expected["claim_number"] is None:
+            assert "malformed_claim_number" in tags
+        if "report_without_number" in tags and expected["policy_number"]:
+            assert disposition == "first_notice", record["file"]
+    assert seen["first_notice"] and seen["quarantine"] and seen["new_claim"] and seen["follow_up"], seen
 
 
 def test_truth_fields_appear_loosely_in_the_mails_own_text_not_only_in_quotes(any_inbox):
@@ -285,7 +314,12 @@ def test_truth_fields_appear_loosely_in_the_mails_own_text_not_only_in_quotes(an
         if expected["incident_date"] and "relative_date" not in record["variations"]:
             forms = _date_forms(date.fromisoformat(expected["incident_date"]))
             assert any(form in text for form in forms), record["file"]
-        if expected["contact_email"] and "forwarded_broker" not in record["variations"]:
+        if expected["contact_email"] and "forwarded_rfc822" in record["variations"]:
+            # The customer's own mail, attached whole by the broker: its From is the claimant.
+            inner = next(p.get_payload(0) for p in _message(out, record).walk()
+                         if p.get_content_type() == "message/rfc822")
+            assert expected["contact_email"] in _header(inner, "From"), record["file"]
+        elif expected["contact_email"] and "forwarded_broker" not in record["variations"]:
             assert expected["contact_email"] in _header(_message(out, record), "From")
 
 
@@ -326,7 +360,7 @@ def test_follow_ups_reply_to_their_original_and_share_its_claim_number(any_inbox
         assert record["expected"]["claim_number"] == original["expected"]["claim_number"]
         message = _message(out, record)
         assert message["In-Reply-To"] == original["message_id"]
-        assert _header(message, "Subject").lower().startswith("re")
+        assert re.match(r"(?:re|aw|r) ?:", _header(message, "Subject"), re.IGNORECASE)
         assert record["expected"]["loss_type"] is None
 
 
