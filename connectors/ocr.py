@@ -271,13 +271,30 @@ def tsv_text(tsv: str) -> str | None:
 
 
 def pdf_page_images(page) -> list[Callable[[], object]]:
-    """Loaders of the images painted on one pypdf page (a scan is one image a page, or a few strips)."""
+    """Loaders of the images painted on one pypdf page (a scan is one image a page, or a few strips).
+
+    Nothing is decoded until a loader runs, and an image whose declared size is beyond
+    `MAX_SOURCE_PIXELS` is refused before pypdf decodes it."""
     try:
-        files = list(page.images)
+        images = page.images
+        names = list(images.keys())
     except Exception:  # noqa: BLE001 - a page whose resources pypdf cannot list has no images to read
         return []
 
-    def loader(f):
-        return lambda: f.image
+    def loader(name):
+        def load():
+            if _declared_pixels(page, name) > MAX_SOURCE_PIXELS:
+                raise _TooLarge(name)
+            return images[name].image
 
-    return [loader(f) for f in files]
+        return load
+
+    return [loader(name) for name in names]
+
+
+def _declared_pixels(page, name: str) -> int:
+    try:
+        obj = page["/Resources"]["/XObject"][name].get_object()
+        return int(obj["/Width"]) * int(obj["/Height"])
+    except Exception:  # noqa: BLE001 - inline or nested images: pypdf's own decompression limits apply
+        return 0

@@ -191,3 +191,15 @@ def test_the_covering_note_picks_the_ocr_language_and_silence_picks_all_six():
     assert ocr.ocr_languages("Anbei die Schadenmeldung, bitte um Rückruf. Danke") == "deu"
     assert ocr.ocr_languages("") == "fra+eng+deu+spa+ita+nld"
     assert ocr.ocr_languages("", installed={"eng", "osd"}) == "eng"
+
+
+def test_a_pdf_image_declared_larger_than_the_limit_is_skipped_before_it_is_decoded(monkeypatch):
+    import pypdf
+
+    page = pypdf.PdfReader(io.BytesIO(_scanned_pdf())).pages[0]
+    monkeypatch.setattr(ocr, "MAX_SOURCE_PIXELS", PAGE[0] * PAGE[1] - 1)
+    [load] = ocr.pdf_page_images(page)
+    with pytest.raises(ocr._TooLarge):
+        load()
+    monkeypatch.setattr(ocr, "MAX_SOURCE_PIXELS", PAGE[0] * PAGE[1])
+    assert load().size == PAGE
