@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 from mlflow import MlflowClient
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from connectors.attachments import AttachmentStore
 from connectors.audit import AuditLog
@@ -32,13 +33,38 @@ class WarehouseResource(dg.ConfigurableResource):
     PROD, a PostgreSQL database (`postgresql://...`, the one the dbt `prod` target builds in).
 
     Every raw table of `connectors/schema.py` exists once a run has set this resource up
-    (once per process and file), so asset bodies run no DDL.
+    (once per process and file), so asset bodies run no DDL. On a DuckDB file a run holds the
+    warehouse's lock from set-up to tear-down (connectors/warehouse_lock.py): runs launched by the
+    CLI, the daemon or the UI wait for each other instead of failing on DuckDB's lock.
     """
 
     path: str = Field(description="DuckDB database file, or a postgresql:// URL (PROD).")
+    lock_wait_s: float = Field(
+        900.0, description="How long a run waits for another run to release a DuckDB warehouse, then fails in one line."
+    )
+    _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self.get().ensure_schema()
+        if "://" not in self.path:  # a file, not a database server: one writer at a time
+            from connectors.warehouse_lock import hold_warehouse, lock_path
+
+            stack = contextlib.ExitStack()
+            stack.enter_context(hold_warehouse(
+                lock_path(self.path), who=f"run {context.run_id}" if context.run_id else "a Dagster run",
+                wait_s=self.lock_wait_s,
+                on_wait=lambda other: context.log.info(f"waiting for the warehouse, held by {other}"),
+            ))
+            self._lock = stack
+        try:
+            self.get().ensure_schema()
+        except BaseException:
+            self.teardown_after_execution(context)
+            raise
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def get(self) -> Warehouse:
         return open_warehouse(self.path)

@@ -150,37 +150,39 @@ def run_job(name: str, run_config: dict | None = None, *, partition_key: str | N
 
 @contextlib.contextmanager
 def warehouse_lock():
-    """One CLI run at a time on the embedded warehouse (DuckDB has one writer): a second run waits, and says so.
+    """One run at a time on the embedded warehouse (DuckDB has one writer): a second CLI run waits, and says so.
 
+    The run's warehouse resource takes the same lock (so runs the daemon launches wait too); here it is
+    re-entered, and the CLI waits as long as it takes (a person can interrupt it) where a daemon run gives up.
     Regression: two `intake run` at once both failed with 85-111 lines of trace on DuckDB's lock.
     """
-    import fcntl
     import sys
 
-    path = claimflow_home() / "warehouse.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"claimflow: waiting for another Claimflow run that holds the warehouse ({path})",
-                  file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    from connectors.warehouse_lock import hold_warehouse, lock_path
+
+    path = lock_path(warehouse_path())
+
+    def say(_holder: str) -> None:
+        print(f"claimflow: waiting for another Claimflow run that holds the warehouse ({path})",
+              file=sys.stderr, flush=True)
+
+    with hold_warehouse(path, who=f"claimflow CLI ({settings().user})", on_wait=say):
+        yield
 
 
 _LOCKED = ("Could not set lock on file", "Conflicting lock is held")
 
 
 def first_failure(result) -> str | None:
-    """The first failed step in one line: step, cause, where its full trace was written."""
-    failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    """The first failed step in one line: step, cause, where its full trace was written.
+
+    A run whose resources could not start (the warehouse stayed locked by another run past the wait)
+    has no step failure: its resource failure is named with the step that was about to run.
+    """
+    failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE", "RESOURCE_INIT_FAILURE")]
     if not failed:
         return None
-    step, err = failed[0].step_key, failed[0].step_failure_data.error
+    step, err = failed[0].step_key or "run", failed[0].event_specific_data.error
     if err is None:
         return f"{step}: failed"
     inner = err
