@@ -2263,8 +2263,8 @@ class _Planner:
             subject = r.choice(("Undelivered Mail Returned to Sender", "Delivery Status Notification (Failure)",
                                 "Mail delivery failed: returning message to sender"))
             lines = [f"This is the mail system at host {host}.", "",
-                     "I'm sorry to have to inform you that your message could not be delivered to one or more "
-                     "recipients. It's attached below.", "",
+                     ("I'm sorry to have to inform you that your message could not be delivered to one or more "
+                      "recipients. It's attached below."), "",
                      f"<{rcpt}>: host {remote} said: {diagnostic}"]
         plan["report"] = {
             "per_message": [("Reporting-MTA", f"dns; {host}"), ("X-Postfix-Queue-ID", queue_id),
