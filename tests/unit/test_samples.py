@@ -38,7 +38,14 @@ from connectors.samples.photos import (
     render_photo,
 )
 from connectors.samples.policies import POLICY_COLUMNS, build_policy_table
-from connectors.samples.text import MONTHS_DE, MONTHS_EN, MONTHS_ES, MONTHS_FR, MONTHS_IT, MONTHS_NL
+from connectors.samples.text import (
+    MONTHS_DE,
+    MONTHS_EN,
+    MONTHS_ES,
+    MONTHS_FR,
+    MONTHS_IT,
+    MONTHS_NL,
+)
 
 NOW = datetime(2026, 3, 20, 12, 0)
 COUNT = 220
