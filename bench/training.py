@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from connectors.samples.history import generate_claims_history  # noqa: E402
 from connectors.samples.policies import build_policy_table  # noqa: E402
@@ -54,10 +55,12 @@ def training_frame(policies: pd.DataFrame, rows: int) -> pd.DataFrame:
     return frame
 
 
-def _train(frame: pd.DataFrame, params: risk.TrainingParams):
+def _train(frame: pd.DataFrame, params: risk.TrainingParams, lineage=None):
     train_part, holdout = risk.split_by_time(frame)
     model = risk.train(train_part, params, threads=1)
     metrics = risk.evaluate(model, holdout, review_threshold=params.review_threshold)
+    if lineage is not None:  # as the asset does: version and metrics go out while the model is exported
+        lineage.evaluated({k: v for k, v in metrics.items() if v == v})
     onnx_bytes = to_onnx(model, holdout.sample(min(500, len(holdout)), random_state=0))
     return model, holdout, metrics, onnx_bytes
 
@@ -96,14 +99,15 @@ def training_with_lineage(frame: pd.DataFrame, tracking_uri: str, server_pid: in
         dataset_digest=digest, trained_by="bench", repo_dir=ROOT, name="bench_claims_risk",
     )  # fmt: skip
     t1, c1 = time.perf_counter(), time.thread_time()
-    model, holdout, metrics, onnx_bytes = _train(frame, params)
+    model, holdout, metrics, onnx_bytes = _train(frame, params, lineage)
     example = holdout.head(5)
     card = risk.model_card(metrics, params, digest)
     t2, c2, s2 = time.perf_counter(), time.thread_time(), _server_cpu(server_pid)
+    with threadpool_limits(limits=1, user_api="openmp"):  # as the asset does
+        example_scores = risk.predict_proba(model, example)
     lineage.finish(
         metrics={k: v for k, v in metrics.items() if v == v}, onnx_bytes=onnx_bytes,
-        encoded_example=risk.encode_features(example), example_scores=risk.predict_proba(model, example),
-        model_card=card,
+        encoded_example=risk.encode_features(example), example_scores=example_scores, model_card=card,
     )  # fmt: skip
     t3, c3, s3 = time.perf_counter(), time.thread_time(), _server_cpu(server_pid)
     return {
