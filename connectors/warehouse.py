@@ -203,8 +203,30 @@ def is_postgres(location: object) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
 
+# The few DuckDB functions the assets' SQL uses that PostgreSQL spells otherwise or lacks. Renamed ones are
+# rewritten per statement; missing ones are created once in the warehouse's own schema (no superuser needed).
+_PG_RENAMED = (("json_object(", "json_build_object("),)
+_PG_COMPAT = (
+    f"""create or replace function {RAW_SCHEMA}.round(double precision, integer) returns double precision
+        language sql immutable as 'select pg_catalog.round($1::numeric, $2)::double precision'""",
+    f"""do $$ begin
+          create type {RAW_SCHEMA}.max_by_state as (v text, k timestamp);
+        exception when duplicate_object then null; end $$""",
+    f"""create or replace function {RAW_SCHEMA}.max_by_step({RAW_SCHEMA}.max_by_state, text, timestamp)
+        returns {RAW_SCHEMA}.max_by_state language sql immutable as
+        'select case when $3 is not null and ($1 is null or ($1).k is null or $3 > ($1).k)
+                     then row($2, $3)::{RAW_SCHEMA}.max_by_state else $1 end'""",
+    f"""create or replace function {RAW_SCHEMA}.max_by_final({RAW_SCHEMA}.max_by_state) returns text
+        language sql immutable as 'select ($1).v'""",
+    f"""create or replace aggregate {RAW_SCHEMA}.max_by(text, timestamp) (
+        sfunc = {RAW_SCHEMA}.max_by_step, stype = {RAW_SCHEMA}.max_by_state, finalfunc = {RAW_SCHEMA}.max_by_final)""",
+)
+
+
 def _pg_sql(sql: str, with_params: bool) -> str:
     """DuckDB's `?` placeholders as psycopg2's `%s` (outside quoted text); `%` doubled when parameters follow."""
+    for duck, pg in _PG_RENAMED:
+        sql = sql.replace(duck, pg)
     if not with_params:
         return sql
     out, quote = [], None
@@ -325,8 +347,15 @@ class PostgresWarehouse(Warehouse):
     def connect(self, read_only: bool = False) -> Iterator[PostgresConnection]:
         import psycopg2
 
-        raw = psycopg2.connect(application_name="claimflow-warehouse", **self._dsn())
+        from psycopg2.extras import register_default_json, register_default_jsonb
+
+        # The warehouse's schema is on the path for its compatibility functions (an exact match of argument
+        # types wins over pg_catalog's, whatever the order); JSON comes back as text, as from DuckDB.
+        raw = psycopg2.connect(application_name="claimflow-warehouse", options=f"-c search_path=public,{RAW_SCHEMA}",
+                               **self._dsn())
         raw.autocommit = True
+        register_default_json(raw, loads=lambda text: text)
+        register_default_jsonb(raw, loads=lambda text: text)
         if read_only:
             raw.cursor().execute("set session characteristics as transaction read only")
         con = PostgresConnection(raw)
@@ -349,6 +378,8 @@ class PostgresWarehouse(Warehouse):
                     con.execute(f"create schema if not exists {RAW_SCHEMA}")
                     for declared in TABLES.values() if tables is None else tables:
                         con.execute(_pg_ddl(declared))
+                    for statement in _PG_COMPAT:
+                        con.execute(statement)
                 finally:
                     con.execute("select pg_advisory_unlock(hashtext('claimflow.warehouse.ddl'))")
             if tables is None:

@@ -20,11 +20,15 @@ def photo_quality(
     """Sharpness, exposure, resolution and perceptual hash of each claim photo; re-use across claims."""
     wh = warehouse.get()
     store = attachments.get()
-    pending = wh.read(
-        f"""select c.claim_number, c.incident_date, p.sha256
-            from {PARSED_CLAIMS} c, unnest(cast(c.photos as varchar[])) as p(sha256)
-            where not exists (select 1 from {PHOTO_QUALITY} q
-                              where q.claim_number = c.claim_number and q.sha256 = p.sha256)"""
+    # The photo list is JSON text; it is expanded here, not in SQL, so the same code runs on DuckDB and
+    # PostgreSQL (their JSON/list functions differ). Re-use detection below reads every assessed photo anyway.
+    claims = wh.read(f"select claim_number, incident_date, photos from {PARSED_CLAIMS} "
+                     "where photos is not null and photos <> '[]'")
+    assessed = set(wh.read(f"select claim_number, sha256 from {PHOTO_QUALITY}").itertuples(index=False, name=None))
+    pending = pd.DataFrame(
+        [(c.claim_number, c.incident_date, sha) for c in claims.itertuples(index=False)
+         for sha in dict.fromkeys(json.loads(c.photos)) if (c.claim_number, sha) not in assessed],
+        columns=["claim_number", "incident_date", "sha256"],
     )
     now = utc_naive()
     rows, unreadable = [], 0

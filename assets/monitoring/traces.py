@@ -108,7 +108,7 @@ def claim_traces(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                  system_of_record: SystemOfRecordResource, telemetry: TelemetryResource):
     """One trace per claim: a span for each step from intake to audit, exported as JSON lines or by OTLP."""
     wh = warehouse.get()
-    parts = [wh.read(f"select '{step}' as step, * from ({sql})") for step, sql in _WAREHOUSE_MILESTONES]
+    parts = [wh.read(f"select '{step}' as step, * from ({sql}) milestone") for step, sql in _WAREHOUSE_MILESTONES]
     milestones = pd.concat([*parts, _sor_milestones(system_of_record)], ignore_index=True)
     known = set(wh.read(f"select span_id from {CLAIM_STEPS}")["span_id"])
     fresh = new_spans(milestones, known)
