@@ -2275,8 +2275,8 @@ class _Planner:
             "returned": {"headers": returned, "text": returned_text},
         }
         plan["extra_headers"] = ["Auto-Submitted: auto-replied"]
-        daemon = f"MAILER-DAEMON@{host}"
-        plan.update(subject=subject, from_name="Mail Delivery System", from_addr=daemon, to=INSURER_ADDR,
+        daemon = f"MAILER-DAEMON@{host}"  # a bare address, as qmail and many relays send it
+        plan.update(subject=subject, from_name=None, from_addr=daemon, to=INSURER_ADDR,
                     message_id=f"<{self.hexid(64)}@{host}>", policy_status="unknown", expected=self.expected(),
                     not_a_claim=True)
         return self.finalize(plan, [("p", lines)], force_mode="text")
