@@ -68,12 +68,23 @@ class ChainReport:
     problem: str | None = None
 
 
+# Built once: `json.dumps` with options builds an encoder per call, and a long chain calls it per entry
+# (twice: append and verify). The output is the same text.
+_ENTRY_JSON = json.JSONEncoder(ensure_ascii=False).encode
+_PAYLOAD_JSON = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
+
+
 def entry_hash(
     seq: int, at: str, actor: str, action: str, subject: str, payload: str, prev_hash: str, key: bytes
 ) -> str:
     """HMAC-SHA256 of the entry and the previous entry's MAC, under the audit key."""
-    body = json.dumps([seq, at, actor, action, subject, payload, prev_hash], ensure_ascii=False)
-    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+    body = _ENTRY_JSON([seq, at, actor, action, subject, payload, prev_hash])
+    return hmac.digest(key, body.encode(), "sha256").hex()
+
+
+def payload_text(payload: dict[str, Any]) -> str:
+    """An entry's payload as stored (and hashed): JSON, keys sorted, non-JSON values as text."""
+    return _PAYLOAD_JSON(payload)
 
 
 def _store_home(url: str) -> Path:
@@ -152,7 +163,7 @@ class AuditLog:
 
     def append(self, *, actor: str, action: str, subject: str, payload: dict[str, Any]) -> AuditEntry:
         """Add one entry at the end of the chain, in its own transaction."""
-        body = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+        body = payload_text(payload)
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         with self.engine.begin() as con:
             last = con.execute(
@@ -181,7 +192,7 @@ class AuditLog:
             rows = []
             for e in entries:
                 seq += 1
-                body = json.dumps(e["payload"], sort_keys=True, default=str, ensure_ascii=False)
+                body = payload_text(e["payload"])
                 at = datetime.now(UTC).isoformat(timespec="microseconds")
                 digest = entry_hash(seq, at, e["actor"], e["action"], e["subject"], body, prev, self.key)
                 rows.append(dict(seq=seq, at=at, actor=e["actor"], action=e["action"], subject=e["subject"],
@@ -204,6 +215,25 @@ class AuditLog:
             AuditEntry(r.seq, r.at, r.actor, r.action, r.subject, json.loads(r.payload), r.prev_hash, r.hash)
             for r in rows
         ]
+
+    def logged_values(self, action: str, field: str) -> set:
+        """The values of one payload field over every entry of `action` (what is already logged, e.g. effect keys).
+
+        Read by the database's own JSON functions where it has them (SQLite, Postgres): the whole
+        history is scanned, but no payload is parsed in Python.
+        """
+        col = audit_table.c.payload
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            value = sa.func.json_extract(col, f"$.{field}")
+        elif dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            value = sa.cast(col, JSONB)[field].astext
+        else:
+            return {e.payload.get(field) for e in self.entries(action=action)}
+        with self.engine.connect() as con:
+            return set(con.execute(sa.select(value).where(audit_table.c.action == action)).scalars())
 
     def audited_routes(self) -> dict[str, tuple[str, int]]:
         """claim -> (queue of its last audited state change, that entry's seq): what the claims table must show."""
@@ -231,20 +261,24 @@ class AuditLog:
         anchor counted, or its head gone) and a chain re-hashed by someone holding the key (an
         anchored MAC that no longer matches) are reported as such.
         """
+        t = audit_table.c
         with self.engine.connect() as con:
-            rows = con.execute(sa.select(audit_table).order_by(audit_table.c.seq)).all()
+            rows = con.execute(
+                sa.select(t.seq, t.at, t.actor, t.action, t.subject, t.payload, t.prev_hash, t.hash).order_by(t.seq)
+            ).all()
         prev, expected_seq = GENESIS, 1
         by_seq = {}
-        for r in rows:
-            if r.seq != expected_seq:
+        key = self.key
+        for seq, at, actor, action, subject, payload, prev_hash, mac in rows:
+            if seq != expected_seq:
                 return ChainReport(False, len(rows), expected_seq, f"entry {expected_seq} is missing (deleted)")
-            if r.prev_hash != prev:
-                return ChainReport(False, len(rows), r.seq, f"entry {r.seq} does not follow entry {r.seq - 1}")
-            digest = entry_hash(r.seq, r.at, r.actor, r.action, r.subject, r.payload, r.prev_hash, self.key)
-            if not hmac.compare_digest(digest, r.hash):
-                return ChainReport(False, len(rows), r.seq, f"entry {r.seq} was edited")
-            by_seq[r.seq] = r.hash
-            prev, expected_seq = r.hash, r.seq + 1
+            if prev_hash != prev:
+                return ChainReport(False, len(rows), seq, f"entry {seq} does not follow entry {seq - 1}")
+            digest = entry_hash(seq, at, actor, action, subject, payload, prev_hash, key)
+            if not hmac.compare_digest(digest, mac):
+                return ChainReport(False, len(rows), seq, f"entry {seq} was edited")
+            by_seq[seq] = mac
+            prev, expected_seq = mac, seq + 1
         anchors = self.anchors()
         if any(a.get("forged") for a in anchors):
             return ChainReport(False, len(rows), None, f"an anchor in {self.anchor_path} was altered")

@@ -46,3 +46,28 @@ def test_a_batch_append_extends_the_same_chain(tmp_path):
     log.append(actor="tester", action="step", subject="after", payload={})
     report = log.verify()
     assert report.intact and report.entries == 6
+
+
+def test_the_values_already_logged_are_read_by_the_database_as_python_would_read_them(tmp_path):
+    log = filled(tmp_path, n=2)
+    log.append_many([
+        {"actor": "a", "action": "triage.decision", "subject": "CLM-1", "payload": {"effect_key": "CLM-1:triage:1:standard"}},
+        {"actor": "a", "action": "triage.decision", "subject": "CLM-2", "payload": {"effect_key": "CLM-2:triage:1:fraud_review", "é": "ü"}},
+        {"actor": "a", "action": "triage.decision", "subject": "CLM-3", "payload": {"other": 1}},
+        {"actor": "a", "action": "review.decide", "subject": "CLM-4", "payload": {"effect_key": "not this action"}},
+    ])  # fmt: skip
+    in_python = {e.payload.get("effect_key") for e in log.entries(action="triage.decision")}
+    assert log.logged_values("triage.decision", "effect_key") == in_python
+    assert in_python == {"CLM-1:triage:1:standard", "CLM-2:triage:1:fraud_review", None}
+
+
+def test_hashes_are_the_documented_hmac_of_the_entry_json(tmp_path):
+    import hashlib
+    import hmac
+    import json
+
+    from connectors.audit import entry_hash
+
+    body = json.dumps([3, "at", "ä", "act", "s", '{"k": "é"}', "0" * 64], ensure_ascii=False)
+    expected = hmac.new(b"key", body.encode(), hashlib.sha256).hexdigest()
+    assert entry_hash(3, "at", "ä", "act", "s", '{"k": "é"}', "0" * 64, b"key") == expected
