@@ -1152,7 +1152,7 @@ def _render(plan: dict, out_dir: str) -> dict:
             else:
                 members = [(name, minimal_pdf(content) if name.endswith(".pdf") else content.encode("utf-8"))
                            for name, content in att["members"]]
-                attach(parts, "application", "zip", _zip(members, plan["date"]), att["filename"], "attachment")
+                attach(parts, "application", "zip", _zip(members, att["when"]), att["filename"], "attachment")
         return parts
 
     attachments = build(plan["attachments"])
@@ -1929,8 +1929,9 @@ class _Planner:
             return {"type": "pdf", "lines": lines, "filename": r.choice(("devis.pdf", "estimate.pdf", "Devis garage.pdf"))}
         note = ("Constat amiable rempli avec l'autre conducteur." if c.lang == "fr"
                 else "Accident report filled in with the other driver.")
+        # The archive's timestamps are the claim mail's: a re-sent mail attaches the same bytes.
         return {"type": "zip", "filename": r.choice(("documents.zip", "sinistre.zip", "pieces.zip")),
-                "members": [("devis.pdf", lines), ("notes.txt", note + "\n")]}
+                "members": [("devis.pdf", lines), ("notes.txt", note + "\n")], "when": when}
 
     def forward(self, plan: dict, c: _Claim, inner: list, inner_subject: str, when: datetime) -> tuple[list, str]:
         r = self.rng

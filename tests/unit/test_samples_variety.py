@@ -181,3 +181,21 @@ def test_delivery_failures_are_reports_that_quarantine_as_not_a_claim(mails):
         assert (rec["expected_disposition"], rec["expected_quarantine_reason"]) == ("quarantine", "not_a_claim")
         assert not any(rec["expected"][f] for f in FIELDS)
         assert (disposition.kind, disposition.reason) == ("quarantine", "not_a_claim"), rec["file"]
+
+
+def test_a_resent_mail_has_its_originals_content_hash(mails, tmp_path):
+    # Regression: a zip archive took its timestamps from the re-sent mail's Date, so the intake
+    # counted a duplicate as a new message (seed 11 re-sends a mail with an archive).
+    by_file = {rec["file"]: msg for rec, _, msg, _, _ in mails}
+    duplicates = [(rec, msg) for rec, _, msg, _, _ in mails if rec["kind"] == "duplicate"]
+    assert duplicates
+    for rec, msg in duplicates:
+        assert msg.content_hash == by_file[rec["duplicate_of"]].content_hash, rec["file"]
+    plans = _Planner(11, build_policy_table(), datetime(2026, 9, 15, 12, tzinfo=UTC)).plan(120)
+    archived = [p for p in plans if p["kind"] == "duplicate" and "zip_attachment" in p["tags"]]
+    assert archived
+    for plan in archived:
+        original = plans[plan["duplicate_of_index"]]
+        hashes = {read_message_file(tmp_path / _render({k: p[k] for k in _WORKER_KEYS}, str(tmp_path))["file"])
+                  .content_hash for p in (plan, original)}
+        assert len(hashes) == 1
