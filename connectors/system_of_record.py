@@ -561,6 +561,9 @@ class ClaimsSystem:
         }
 
 
+_ITEM_STATUSES_READ = tuple(dict.fromkeys(OPEN_REVIEW_STATUSES + TOUCHED_REVIEW_STATUSES))
+
+
 class _ChunkPlan:
     """One chunk's writes, decided claim by claim against the rows as the chunk found them.
 
@@ -594,15 +597,18 @@ class _ChunkPlan:
             row.claim_number: dict(row._mapping)
             for row in con.execute(sa.select(claims_table).where(c.claim_number.in_(numbers)))
         }
+        # Open and touched review items in one read (each status is one or both).
         open_items: dict[str, list[int]] = {}
+        touched: set[str] = set()
         for row in con.execute(
-            sa.select(r.id, r.claim_number).where(r.claim_number.in_(numbers), r.status.in_(OPEN_REVIEW_STATUSES))
+            sa.select(r.id, r.claim_number, r.status)
+            .where(r.claim_number.in_(numbers), r.status.in_(_ITEM_STATUSES_READ)).order_by(r.id)
         ):
-            open_items.setdefault(row.claim_number, []).append(row.id)
+            if row.status in OPEN_REVIEW_STATUSES:
+                open_items.setdefault(row.claim_number, []).append(row.id)
+            if row.status in TOUCHED_REVIEW_STATUSES:
+                touched.add(row.claim_number)
         handlers = set(con.execute(sa.select(specialists_table.c.specialist_id)).scalars())
-        touched = set(con.execute(
-            sa.select(r.claim_number).where(r.claim_number.in_(numbers), r.status.in_(TOUCHED_REVIEW_STATUSES))
-        ).scalars())
         e = effects_table.c
         changes = dict(con.execute(
             sa.select(e.claim_number, sa.func.count()).where(e.claim_number.in_(numbers)).group_by(e.claim_number)

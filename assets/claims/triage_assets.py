@@ -76,6 +76,11 @@ def triage_inputs(warehouse: WarehouseResource) -> pd.DataFrame:
     )
 
 
+# verify_policy's documented reads, then what a decision row carries.
+_ROW_COLUMNS = ("policy_number", "incident_date", "loss_type", "sender", "sender_name", "contact_email",
+                "claim_number", "model_version", "input_hash_source", "risk_score", "first_received_at")
+
+
 @dg.asset(group_name=CLAIMS, deps=["claim_features", "risk_scores", "photo_quality", "policies"],
           kinds={"python", "duckdb"})
 def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, warehouse: WarehouseResource):
@@ -88,7 +93,9 @@ def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, wa
     policies = {p["policy_number"]: p for p in records(wh.read(f"select * from {POLICIES}"))}
     thresholds = config.thresholds()
     now = utc_naive()
-    rows = records(claims)
+    # Per claim only what verification reads and the decision row keeps (every column as dicts cost more
+    # than the rules): the rules themselves read the frame.
+    rows = records(claims[[c for c in _ROW_COLUMNS if c in claims.columns]])
     verdicts = [verify_policy(claim, policies.get(claim["policy_number"])) for claim in rows]
     # The rules run over columns (route_frame); route() is the per-row reference they agree with.
     decisions = route_frame(claims, [v.passed for v in verdicts], [v.code for v in verdicts],
@@ -221,7 +228,11 @@ def system_of_record_updates(
     if not system.roster():
         system.seed_roster(default_roster())
     wh = warehouse.get()
-    decisions = wh.read(f"select * from {TRIAGE_DECISIONS} order by decided_at, claim_number")
+    decisions = wh.read(
+        f"""select claim_number, model_version, queue, rule, reason, inputs, risk_score, policy_verdict, skill,
+                   proposed_queue, needs_human
+            from {TRIAGE_DECISIONS} order by decided_at, claim_number"""
+    )
     drafts = wh.read(
         f"""select s.claim_number, d.queue, s.subject, s.body, s.payload
             from {STATUS_DRAFTS} s join {TRIAGE_DECISIONS} d using (claim_number, model_version)
@@ -298,9 +309,13 @@ def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     """The hash-chained audit trail: per claim state change its input hash, model and version, score, rule, inputs."""
     audit = system_of_record.audit()
     system = system_of_record.claims()
-    logged = {e.payload.get("effect_key") for e in audit.entries(action="triage.decision")}
+    logged = audit.logged_values("triage.decision", "effect_key")
     changes = [e for e in system.effects(TRIAGE_STEP) if e["idempotency_key"] not in logged]
-    decisions = warehouse.get().read(f"select * from {TRIAGE_DECISIONS}")
+    decisions = warehouse.get().read(
+        f"""select claim_number, model_version, input_hash, risk_score, policy_verdict, rule, queue, inputs,
+                   decided_at, run_id
+            from {TRIAGE_DECISIONS}"""
+    )
     by_version = {(r["claim_number"], r["model_version"]): r for r in records(decisions)}
     entries = []
     for change in changes:
