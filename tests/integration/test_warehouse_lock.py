@@ -107,7 +107,7 @@ def test_a_daemon_run_and_a_cli_run_on_one_home_wait_for_each_other_instead_of_f
     assert cli.success, first_failure(cli)
     daemon_run, daemon_ok = out.split()
     assert daemon_ok == "True"
-    (first, a_start, a_end), (second, b_start, _) = probe_rows()
+    (first, _, a_end), (second, b_start, _) = probe_rows()
     assert (first, second) == (daemon_run, cli.run_id)
     assert b_start >= a_end  # the CLI run's step began only once the daemon's run had let the warehouse go
     assert "waiting for another Claimflow run that holds the warehouse" in capfd.readouterr().err
@@ -166,6 +166,6 @@ def test_the_lock_is_reentrant_in_its_thread_and_held_for_the_step_processes_of_
         with hold_warehouse(lock, who="inner", wait_s=0):  # the CLI's lock, re-entered by its run's resource
             assert json.loads(lock.read_text())["who"] == "outer"
         child = subprocess.run([sys.executable, "-c", CHILD, str(lock)], capture_output=True, text=True, env=env,
-                               cwd=ROOT, timeout=60)
+                               cwd=ROOT, timeout=60, check=True)
         assert child.stdout.strip() == "entered"  # a step process of the holding run
     assert json.loads(lock.read_text() or "{}") == {}
