@@ -229,17 +229,26 @@ def _pg_sql(sql: str, with_params: bool) -> str:
         sql = sql.replace(duck, pg)
     if not with_params:
         return sql
-    out, quote = [], None
-    for ch in sql:
+    out, quote, i = [], None, 0
+    while i < len(sql):
+        ch = sql[i]
         if quote:
             if ch == quote:
                 quote = None
         elif ch in "'\"":
             quote = ch
+        elif sql.startswith("--", i):  # a comment runs to the end of its line; its quotes and `?` are prose
+            end = sql.find("\n", i)
+            end = len(sql) if end < 0 else end
+            out.append(sql[i:end].replace("%", "%%"))
+            i = end
+            continue
         elif ch == "?":
             out.append("%s")
+            i += 1
             continue
         out.append("%%" if ch == "%" else ch)
+        i += 1
     return "".join(out)
 
 
