@@ -237,3 +237,27 @@ def test_counts_report_queues_loads_and_waiting_review_items(system):
     assert sum(h["current_load"] for h in counts["specialists"]) == sum(bool(r["assigned_to"]) for r in rows)
     assert counts["outbox"]["pending"] == 300 and counts["effects"] == 300
     assert counts["review_waiting_age_minutes"]["oldest"] >= 0
+
+
+def test_the_driver_executemany_stores_what_sqlalchemy_would_store(tmp_path, monkeypatch):
+    import connectors.system_of_record as sor_module
+    from connectors.system_of_record import CLAIMS_TABLES
+
+    # Regression guard for the SQLite fast path: same rows, same text for every value (times included).
+    fixed = sor_module.utc_naive()
+    monkeypatch.setattr(sor_module, "utc_naive", lambda *a: fixed)
+    rows = batch(700)
+
+    def stored(name: str) -> dict:
+        system = ClaimsSystem(f"sqlite:///{tmp_path / name}")
+        system.ensure_schema()
+        system.seed_roster(default_roster())
+        system.record_decisions(rows, step=STEP, model_version=VERSION, chunk_size=300)
+        with system.engine.connect() as con:
+            out = {t.name: con.exec_driver_sql(f"select * from {t.name} order by 1").all() for t in CLAIMS_TABLES}
+        system.dispose()
+        return out
+
+    fast = stored("fast.db")
+    monkeypatch.setattr(sor_module, "_insert_many", lambda con, table, rs: con.execute(table.insert(), rs))
+    assert fast == stored("sqlalchemy.db")
