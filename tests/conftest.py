@@ -52,6 +52,7 @@ def mlflow_server(tmp_path_factory):
 LONGEST_FIRST = (
     "integration/test_model_lifecycle.py",  # ~270
     "integration/test_notebooks.py",  # ~160
+    "integration/test_chaos.py",  # ~130 estimated (230 s alone on a 2-core box at load average 8)
     "integration/test_claude_in_the_flow.py",  # ~125
     "integration/test_social_flow.py",  # ~110
     "integration/test_dagster_postgres.py",  # ~105
