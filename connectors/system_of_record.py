@@ -804,8 +804,8 @@ def _as_mapping(item: Any) -> Mapping[str, Any]:
     raise TypeError(f"expected a mapping or a dataclass, got {type(item).__name__}")
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+# Built once (`json.dumps` with options builds an encoder per call, twice per claim here); same text.
+_json = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
 
 
 # ------------------------------------------------------------------ first notices of loss: claim numbers
