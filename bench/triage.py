@@ -115,6 +115,7 @@ def main() -> int:
                 t1 = time.perf_counter()
                 triage = run_job("claims_triage")
                 t2 = time.perf_counter()
+                timed_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the routing comparison
                 routing = routing_baseline(defs.resources["warehouse"])
         assert features.success and triage.success, "a timed run failed"
         wall = t2 - t0
@@ -135,8 +136,9 @@ def main() -> int:
     per_row, frame_s = routing
     print(f"routing the same {n_claims:,} claims, medians of {ROUTING_REPEATS} interleaved repeats: route_frame "
           f"{frame_s:.2f} s vs the per-row route() loop {per_row:.2f} s = {per_row / frame_s:.1f}x")  # fmt: skip
-    print(f"peak RSS of this process: {peak:,.0f} MiB (Triton runs in its own process; goal <= 1,536 MiB: "
-          f"{'met' if peak <= 1536 else 'MISSED'})")  # fmt: skip
+    print(f"peak RSS of this process: {timed_peak:,.0f} MiB through the timed runs, {peak:,.0f} MiB with the routing "
+          f"comparison (Triton runs in its own process; goal <= 1,536 MiB for the timed runs: "
+          f"{'met' if timed_peak <= 1536 else 'MISSED'})")  # fmt: skip
     return 0
 
 
