@@ -204,9 +204,13 @@ def test_a_thousand_claims_survive_a_triton_kill_an_mlflow_restart_a_sor_crash_a
 
     timings = {}
 
+    cpu = [sum(os.times()[:4])]
+
     def phase(name: str, since: float) -> float:
         timings[name] = time.monotonic() - since
-        print(f"chaos: {name} {timings[name]:.1f} s", flush=True)  # with -s: a slow phase shows even on failure
+        cpu.append(sum(os.times()[:4]))
+        # With -s a slow phase shows even when a later one fails; CPU counts this process and its reaped children.
+        print(f"chaos: {name} {timings[name]:.1f} s (CPU {cpu[-1] - cpu[-2]:.1f} s)", flush=True)
         return time.monotonic()
 
     t = time.monotonic()
