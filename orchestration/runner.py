@@ -197,7 +197,7 @@ def first_failure(result) -> str | None:
         cause = "the warehouse is locked by another process (another run, or a DuckDB client); retry when it ends"
     else:
         cause = (inner.message.strip().splitlines() or err.message.strip().splitlines() or ["failed"])[0]
-        if inner.cls_name == "Failure":  # an asset's own words: the class name in front says nothing
+        if inner.cls_name in ("Failure", "WarehouseBusy"):  # our own words: the class name in front says nothing
             cause = cause.split(": ", 1)[-1]
     return f"{step}: {cause} (trace in {log})"
 

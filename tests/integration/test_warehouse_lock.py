@@ -141,8 +141,8 @@ def test_a_run_that_cannot_get_the_warehouse_within_its_wait_fails_in_one_line_n
         holder.wait()
     assert not result.success and 1 <= waited < 30
     line = first_failure(result)
-    assert "\n" not in line and line.startswith("warehouse_probe: ")
-    assert f"locked by run 1234abcd (pid {holder.pid}, since " in line and "for more than 1 s" in line
+    assert "\n" not in line and line.startswith("warehouse_probe: the warehouse is locked by run 1234abcd")
+    assert f"(pid {holder.pid}, since " in line and "for more than 1 s" in line
     assert str(lock) in line and str(claimflow_home / "logs" / "failures.log") in line
     assert not list(claimflow_home.glob("probe-*.started"))  # the step never ran
 
