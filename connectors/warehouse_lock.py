@@ -87,7 +87,7 @@ def hold_warehouse(
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         deadline = None if wait_s is None else time.monotonic() + wait_s
-        told = False
+        told = inherited = False
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -95,8 +95,8 @@ def hold_warehouse(
             except BlockingIOError:
                 record = holder(path)
                 if record.get("pid") in _ancestors():  # the run this step process belongs to holds it
-                    yield
-                    return
+                    inherited = True
+                    break
                 if deadline is not None and time.monotonic() >= deadline:
                     raise WarehouseBusy(
                         f"the warehouse is locked by {describe(record)} for more than {wait_s:g} s ({path}); "
@@ -106,6 +106,9 @@ def hold_warehouse(
                     on_wait(describe(record))
                     told = True
                 time.sleep(poll_s)
+        if inherited:
+            yield
+            return
         try:
             handle.seek(0)
             handle.truncate()
