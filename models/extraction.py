@@ -60,13 +60,16 @@ def _alt(*words: str) -> str:
 
 # Words between a label and its value: "Claim number is", "N° de contrat :", "numéro de sinistre".
 _CONNECTOR = (
-    r"(?:[\s:#.-]*(?:" + _alt("number", "numéro", "numero", "reference", "référence")
-    + r"|num|no|nr|n°|nº|ref|de|du|is|est|le)\.?(?![\w°]))"
+    r"(?:[\s:#.-]*(?:" + _alt("number", "numéro", "numero", "reference", "référence", "nummer", "número")
+    + r"|num|no|nr|n°|nº|n\.º|n\.°|n\.o|n|ref|rif|de|del|di|du|van|is|est|le)\.?(?![\w°]))"
 )
 # The leading look-ahead only makes the scan fast: most positions fail on one character test.
 DEFAULT_CLAIM_PATTERN = (
-    r"(?=[#csdfrn])(?:(?<![A-Za-z0-9])(?P<clm>#?clm)[\s-]?"
-    r"|(?<!\w)(?:" + _alt("claim", "sinistre", "dossier", "reference", "référence") + r"|file|ref|n°|nº)"
+    r"(?=[#acdefnprs])(?:(?<![A-Za-z0-9])(?P<clm>#?clm)[\s-]?"
+    r"|(?<!\w)(?:" + _alt("claim", "sinistre", "dossier", "reference", "référence", "schadennummer",
+                           "schadenummer", "schadenfall", "schaden", "schade", "siniestro", "sinistro", "expediente",
+                           "pratica", "aktenzeichen", "dossiernummer", "referencia", "riferimento")
+    + r"|file|ref|rif|n°|nº)"
     + _CONNECTOR + r"{0,3}[\s:#.-]*)"
     r"(?P<year>20\d{2})(?(clm)[\s/-]?|\s?/\s?)(?P<seq>\d+)(?![\d/])"
 )
@@ -121,7 +124,9 @@ DEFAULT_RULES = ExtractionRules()
 _EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _ATTRIBUTION = re.compile(
     r"^[ \t]*(?:on|le|am|el|il|op)\b[^\n]{0,300}?(?:\n[^\n]{0,200}?)?"
-    r"\b(?:wrote|a [ée]crit|schrieb|escribi[óo]|ha scritto|schreef)[ \t]*:[ \t]*$",
+    # German and Dutch mail clients put the writer after the verb: "... um 19:59 Uhr schrieb Name <a@b>:".
+    r"\b(?:(?:wrote|a [ée]crit|schrieb|escribi[óo]|ha scritto|schreef)[ \t]*:|(?:schrieb|schreef)[ \t][^\n]{1,200}?:)"
+    r"[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _ORIGINAL_SEP = re.compile(
@@ -1022,22 +1027,28 @@ _LOSS_LEXICON_MORE: dict[str, dict[float, str]] = {
     "auto_collision": {
         3.0: "unfall auffahrunfall zusammenstoss zusammengestossen kollision aufgefahren angefahren choque chocaron "
              "choco colision golpeo chocado tamponamento tamponato collisione aanrijding botsing aangereden "
+             "gerammt tamponata tamponate tamponati golpearon golpeado golpeada fahrerflucht doorgereden "
              "|fuhr auf|parte amistoso|constatazione amichevole|schadeformulier|tegen mijn|reed tegen|gereden tegen|"
-             "tegen een|car park knock|rear end|ran into the back|",
+             "tegen een|car park knock|rear end|ran into the back|gegen mein auto|contro la mia auto|"
+             "se dio a la fuga|",
         2.0: "ausparken rueckwaerts ruckwarts stossfanger stossstange golpe golpes paragolpes rotonda urtato urto "
-             "retromarcia bumper voorbumper inparkeren achteruit paal kotflugel",
+             "retromarcia bumper voorbumper inparkeren achteruit paal kotflugel ampel semaforo verkeerslicht "
+             "kreisverkehr rotatoria parachoques paraurti urtata "
+             "|von hinten|por detras|van achteren|da dietro|",
         0.5: "accidente incidente ongeluk knock",
     },
     "auto_glass": {
         3.0: "windschutzscheibe frontscheibe heckscheibe glasbruch steinschlag parabrisas parabrezza lunotto "
              "voorruit achterruit ruitschade |luna delantera|luna trasera|bris de glace|",
         2.0: "scheibe seitenfenster luna lunas cristal vetro crepato crepa ruit barst steentje sasso piedra "
-             "gravillon zersplittert",
+             "gravillon zersplittert zersprungen grieta agrieto scheggiatura sterretje",
+        1.2: "riss gesprungen",
     },
     "theft": {
         3.0: "gestohlen diebstahl aufgebrochen entwendet geklaut einbruch robo robaron robado robada hurto "
              "sustraido furto rubato rubata rubati rubate gestolen diefstal inbraak opengebroken autodiefstal "
-             "|hanno rubato|me robaron|",
+             "|hanno rubato|me robaron|se llevaron|hanno forzato|",
+        2.5: "forzaron",
         2.0: "scasso",
     },
     "fire": {
@@ -1048,7 +1059,8 @@ _LOSS_LEXICON_MORE: dict[str, dict[float, str]] = {
     "water_damage": {
         3.0: "wasserschaden wasserrohr uberschwemmung hochwasser inundacion inundo inundado inundada allagamento "
              "allagato allagata allagati sommersa sommerso alluvione waterschade ondergelopen overstroming lekkage "
-             "dana |stand im wasser|danos por agua|pipe burst|",
+             "dana uberflutet uberschwemmt overstroomd overstroomde "
+             "|stand im wasser|danos por agua|pipe burst|onder water gelopen|",
         2.0: "wasser agua acqua piena",
     },
     "storm": {
@@ -1059,8 +1071,11 @@ _LOSS_LEXICON_MORE: dict[str, dict[float, str]] = {
     },
     "liability": {
         3.0: "haftpflicht gartenmauer tercero terceros ciclista peaton terzi vetrina pedone aansprakelijkheid "
-             "tuinhek |danos a un tercero|responsabilidad civil|danno a terzi|rc auto|",
-        2.0: "nachbar nachbarn nachbarin mauer bicicleta negozio buren buurman hek",
+             "tuinhek tuinmuur tuinmuurtje radfahrer radfahrerin fietser fietsers ciclisti "
+             "|danos a un tercero|responsabilidad civil|danno a terzi|rc auto|responsabilita civile|"
+             "wettelijke aansprakelijkheid|",
+        2.0: "nachbar nachbarn nachbarin mauer bicicleta negozio buren buurman hek cancello vicino vecino "
+             "muretto gartentor",
     },
     "other": {
         3.0: "marder marderschaden marderbiss vandalismus vandalismo vandalos vandali vandalici vandalisme "
@@ -1158,7 +1173,9 @@ def _fuzzy_lookup(token: str) -> tuple[str, ...]:
 # Field labels that name no loss: "Date de l'accident", "Date of loss", "Accident report".
 _LOSS_NOISE = re.compile(
     r"\bdate\s+(?:of\s+(?:the\s+)?|de\s+l['’]\s*|du\s+|d['’]\s*)?(?:accident|incident|sinistre|loss)"
-    r"|\b(?:accident|incident|loss)\s+(?:date|report)|\bdeclaration\s+of\s+loss",
+    r"|\b(?:accident|incident|loss)\s+(?:date|report)|\bdeclaration\s+of\s+loss"
+    r"|\bunfalldatum\b|\bdatum\s+des\s+unfalls\b|\bfecha\s+del\s+accidente\b"
+    r"|\bdata\s+dell['’]\s*incidente\b|\bdatum\s+van\s+het\s+ongeval\b|\bongevalsdatum\b",
     re.IGNORECASE,
 )
 
@@ -1166,7 +1183,7 @@ _LOSS_NOISE = re.compile(
 # German and Dutch write compounds ("Kabelbrand", "Hagelschaden", "stormschade"): a long unknown
 # word is read by the loss stem it contains.
 _COMPOUND_STEMS = (
-    ("diebstahl", "theft", 3.0), ("diefstal", "theft", 3.0), ("hagel", "storm", 3.0), ("sturm", "storm", 3.0),
+    ("achteruit", "auto_collision", 1.0), ("diebstahl", "theft", 3.0), ("diefstal", "theft", 3.0), ("hagel", "storm", 3.0), ("sturm", "storm", 3.0),
     ("storm", "storm", 3.0), ("brand", "fire", 2.5), ("wasser", "water_damage", 2.5),
     ("water", "water_damage", 2.5), ("scheibe", "auto_glass", 2.5), ("ruit", "auto_glass", 2.5),
     ("unfall", "auto_collision", 3.0), ("marder", "other", 3.0), ("vandal", "other", 3.0),

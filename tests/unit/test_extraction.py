@@ -532,3 +532,49 @@ def test_hostile_text_is_read_in_linear_time(text):
     start = time.perf_counter()
     fields(text)
     assert time.perf_counter() - start < 2.0
+
+
+# Found by the six-language generator (issue 10): claim labels, quote lines and loss wording
+# beyond English and French.
+@pytest.mark.parametrize(
+    "written",
+    ["Schaden-Nr. 2026/000123", "Schadennummer: 2026/000123", "Aktenzeichen 2026/000123",
+     "siniestro n.º 2026/000123", "Expediente: 2026/000123", "il sinistro n. 2026/000123",
+     "Rif. sinistro: 2026/000123", "Pratica 2026/000123", "schadenummer 2026/000123",
+     "Referentie schade: 2026/000123"],
+)
+def test_claim_labels_in_six_languages(written):
+    assert fields(f"{written}\nMerci").claim_number == "CLM-2026-000123"
+
+
+def test_a_number_after_no_claim_label_is_not_a_claim_number():
+    assert fields("Ich habe 2026/000123 Euro bezahlt und eine Delle 2026/03 bemerkt.").claim_number is None
+
+
+@pytest.mark.parametrize(
+    "attribution",
+    ["Am Mo., 14. Sept. 2026 um 19:59 Uhr schrieb Hans Weber <hans@example.de>:",
+     "Op vr 12 jun 2026 om 09:19 schreef Jan de Vries <jan@example.nl>:"],
+)
+def test_german_and_dutch_reply_lines_with_the_writer_after_the_verb_start_a_quote(attribution):
+    text = f"Die Fotos anbei.\n\n{attribution}\n> Sinistre CLM-2025-056158, Unfall am 02.02.2026\n"
+    regions = split_regions(text)
+    assert "CLM-2025-056158" not in regions.primary and "CLM-2025-056158" in regions.quoted
+
+
+@pytest.mark.parametrize(
+    ("text", "loss"),
+    [("Die Heckscheibe ist ohne ersichtlichen Grund zersprungen.\nUnfalldatum: 03.03.2026", "auto_glass"),
+     ("Golpearon mi coche aparcado y el conductor se dio a la fuga.", "auto_collision"),
+     ("La mia auto è stata tamponata a un semaforo rosso.", "auto_collision"),
+     ("Ik heb bij het achteruitrijden het hek van mijn buren beschadigd.", "liability"),
+     ("Ho danneggiato il cancello del vicino facendo retromarcia.", "liability"),
+     ("De parkeergarage is overstroomd en er is water in mijn auto gekomen.", "water_damage"),
+     ("Guten Tag, beim Öffnen meiner Tür habe ich leider einen Radfahrer zu Fall gebracht. Mit freundlichen Grüßen",
+      "liability"),
+     ("Forzaron mi coche y se llevaron la radio.", "theft")],
+)
+def test_loss_wording_beyond_english_and_french(text, loss):
+    from models.mail_language import detect_language  # as the mail reader passes it
+
+    assert fields(text, language=detect_language(text)[0]).loss_type == loss
