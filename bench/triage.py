@@ -6,6 +6,17 @@ own step events, in the same run. Goal <= 15%. Then the triage rules on the same
 same run: `route_frame` (column masks, what `triage_decisions` runs) against the per-row `route()`
 loop it replaced, interleaved, medians. Goals: >= 2,500 claims/s end to end, peak RSS <= 1.5 GiB. Setup (policy register, history, a trained and
 promoted champion, Triton) is not timed.
+
+Measured 2026-12-03 at 100k claims on the shared 2-core box (load average 5.8 in both runs, so about
+seven times slower than the 1,267 claims/s of a quiet day): before 180 claims/s, after 202 (1.12x);
+per step before -> after: system_of_record_updates 157 -> 113 s (1.39x: the chunk's inserts through
+the driver's executemany, fewer columns turned into dicts), audit_log 80 -> 61 s (1.31x), while
+claim_traces (84-114 s), dbt features (68-73 s), status_drafts (52-58 s) and triage_decisions
+(60-64 s, two thirds of it `verify_policy` per claim, 64% of that its sender check) are unchanged.
+Peak RSS 2.4 GiB through the timed runs (goal 1.5 GiB: missed). The goal is out of reach from the
+triage write path alone: the steps outside it (traces, features, drafts, verification) take over
+half the wall. Next steps: verification over columns (sender plausibility per distinct sender and
+holder), claim_traces and drafts per distinct decision, and a memory profile of the triage run.
 """
 
 from __future__ import annotations
