@@ -12,7 +12,7 @@ seven times slower than the 1,267 claims/s of a quiet day): before 180 claims/s,
 per step before -> after: system_of_record_updates 157 -> 113 s (1.39x: the chunk's inserts through
 the driver's executemany, fewer columns turned into dicts), audit_log 80 -> 61 s (1.31x), while
 claim_traces (84-114 s), dbt features (68-73 s), status_drafts (52-58 s) and triage_decisions
-(60-64 s, two thirds of it `verify_policy` per claim, 64% of that its sender check) are unchanged.
+(60-64 s, half of it `verify_policy` per claim in the profile, 60% of that its sender check) are unchanged.
 Peak RSS 2.4 GiB through the timed runs (goal 1.5 GiB: missed). The goal is out of reach from the
 triage write path alone: the steps outside it (traces, features, drafts, verification) take over
 half the wall. Next steps: verification over columns (sender plausibility per distinct sender and
