@@ -8,6 +8,7 @@ card. The version is registered with alias `challenger`; nothing here picks "lat
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import subprocess
 import tempfile
@@ -149,15 +150,16 @@ class CandidateLineage:
 
     def _prepare(self, experiment, params, frame, repo_dir, extra_tags) -> _Prepared:
         import mlflow
-        # What `finish` needs is imported here, while the model trains (a fresh step process paid it after).
-        import mlflow.onnx  # noqa: F401
-        import onnx  # noqa: F401
-        from mlflow.models import Model, infer_signature  # noqa: F401
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository  # noqa: F401
         from mlflow.entities import DatasetInput, InputTag, LoggedModelOutput, Param
         from mlflow.exceptions import MlflowException
         from mlflow.tracking.context.registry import resolve_tags
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        # What `finish` needs is imported here, while the model trains (a fresh step process paid it after).
+        importlib.import_module("mlflow.onnx")
+        importlib.import_module("mlflow.models")
+        importlib.import_module("mlflow.store.artifact.artifact_repository_registry")
+        importlib.import_module("onnx")
 
         client = self.client
         exp = client.get_experiment_by_name(experiment)
