@@ -50,7 +50,7 @@ def mlflow_server(tmp_path_factory):
 # The longest files first, so two workers finish together instead of one running a long file alone at the
 # end (measured on CI's 2-core box; seconds per file with two workers). The rest keep their order.
 LONGEST_FIRST = (
-    "integration/test_prod_flow.py",  # ~440 at load 7 (the whole PROD flow on Postgres + S3, 500 mails)
+    "integration/test_prod_flow.py",  # 242-443 at load 5-8 (the whole PROD flow on Postgres + S3, 500 mails)
     "integration/test_model_lifecycle.py",  # ~270
     "integration/test_notebooks.py",  # ~160
     "integration/test_chaos.py",  # ~130 estimated (230 s alone on a 2-core box at load average 8)

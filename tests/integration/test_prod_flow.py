@@ -291,9 +291,10 @@ def test_the_model_is_registered_and_promoted_in_mlflow_on_postgres_with_its_art
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert any(prod_run["run_id"] in k for k in keys), keys  # the training run's own artifacts (drift report...)
     # The registered version points at its logged model in the bucket, and the ONNX file Triton served is there.
-    (version,), = [r for r in _rows(postgres_server, "prod_mlflow", "select * from model_versions")
-                   if str(r._mapping["version"]) == str(prod_run["champion"])]
-    where = " ".join(str(v) for v in version._mapping.values())
+    versions = [r._mapping for r in _rows(postgres_server, "prod_mlflow", "select * from model_versions")
+                if str(r._mapping["version"]) == str(prod_run["champion"])]
+    assert len(versions) == 1, versions
+    where = " ".join(str(v) for v in versions[0].values())
     served = [k for k in keys if k.endswith("/model.onnx") and k.split("/artifacts/model.onnx")[0].split("/")[-1] in where]
     assert served, (where, keys)
 
