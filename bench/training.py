@@ -15,15 +15,17 @@ part (this thread plus the MLflow server) over the training's CPU seconds. On a 
 request to the server waits for a core, so the wall share follows the load; the CPU share is what
 the wall share would be on an idle one. Peak RSS.
 
-Measured 2026-12-03 on the shared 2-core box (3 interleaved pairs; load 3-13, so wall figures swing):
+Measured 2026-12-03 on the shared 2-core box, before (cea02b4) and after back to back (load 1.8 and
+4.6; 3 interleaved pairs; training with lineage 4.5 s at 30k rows, 10.2-10.4 s at 100k, both runs):
 before `evaluated` (version and metrics sent after the export, alias and run end each behind an
-extra GET, example scores on two OpenMP threads): 30k rows wait 0.54 s = 7.8% (CPU share 7.1%),
-100k 0.62 s = 3.8% (CPU 2.9%). After: 30k 0.42 s = 3.3% (min 2.7%, CPU 5.2%), 100k 0.53 s = 1.1%
-(CPU 1.4%); peak RSS 504 MiB both. What is left after the export (profile at 30k): the local
-`mlflow.onnx.save_model` (40-130 ms), eight artifact uploads side by side (one wave, 30-170 ms
-each on the loaded server) and alias + logged-model READY + run end (one wave). Next step for
-30k: upload the files that do not depend on the model (conda.yaml, python_env.yaml,
-requirements.txt) while training runs, leaving five uploads after the export.
+extra GET, example scores on two OpenMP threads): 30k wait 0.45 s = 11.7% (CPU share 9.7%), 100k
+0.62 s = 6.1% (CPU 3.3%). After: 30k 0.19 s = 4.3% (3.9-4.7%, CPU 5.2%), 100k 0.18 s = 1.8%
+(CPU 1.4%): 100k meets the 2% goal, 30k does not. Peak RSS 509-514 MiB. What is left after the
+export (request timings at 30k): the local `mlflow.onnx.save_model` (30-120 ms), eight artifact
+uploads side by side (one wave, 15-100 ms each) and alias + logged-model READY + run end (one
+wave, ~90-120 ms on the loaded server). At 30k the training is 2.5-4.5 s, so 2% is 50-90 ms: at
+most one round trip after the export. Next step: upload the files that do not depend on the model
+(conda.yaml, python_env.yaml, requirements.txt) and start the upload threads while training runs.
 """
 
 from __future__ import annotations
