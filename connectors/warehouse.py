@@ -7,6 +7,7 @@ everything after that. Writes are keyed upserts, so re-running a batch never dou
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -260,7 +261,7 @@ def _pg_value(value):
         return None
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
@@ -355,7 +356,6 @@ class PostgresWarehouse(Warehouse):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[PostgresConnection]:
         import psycopg2
-
         from psycopg2.extras import register_default_json, register_default_jsonb
 
         # The warehouse's schema is on the path for its compatibility functions (an exact match of argument

@@ -50,14 +50,15 @@ def pg_url(server, db: str, driver: str = "postgresql+psycopg2") -> str:
 @pytest.fixture(scope="module")
 def prod_world(postgres_server, s3_server, tmp_path_factory):
     """Databases, bucket, MLflow on both, policies, closed claims and an inbox: what the flow starts from."""
+    from cryptography.fernet import Fernet
+
+    from assets.training.assets import ClaimsHistoryConfig, history_window
     from connectors.identity import IdentityStore
     from connectors.inbox import MaildirInbox
     from connectors.samples.history import generate_claims_history
     from connectors.samples.inbox import claims_for_inbox, generate_inbox
     from connectors.samples.policies import build_policy_table
     from connectors.system_of_record import SqlPolicySystem
-    from assets.training.assets import ClaimsHistoryConfig, history_window
-    from cryptography.fernet import Fernet
 
     home = tmp_path_factory.mktemp("prod_home")
     for db in ("prod_dagster", "prod_sor", "prod_warehouse", "prod_mlflow", "prod_claims_system"):
@@ -145,14 +146,13 @@ def prod_world(postgres_server, s3_server, tmp_path_factory):
 
 def drive(out: str) -> None:
     """The flow, as a PROD process runs it (called in the child process; settings from its environment)."""
+    from assets.dbt.project import ensure_manifest
     from connectors.audit import AuditLog
-    from models.registry import GovernancePolicy, ModelRegistry
     from models.lineage import download_onnx
-    from models.registry import CHAMPION, MODEL_NAME
+    from models.registry import CHAMPION, MODEL_NAME, GovernancePolicy, ModelRegistry
     from models.serving.repository import write_config, write_model_version
     from models.serving.server import start_triton
     from orchestration.runner import first_failure, run_job
-    from assets.dbt.project import ensure_manifest
     from orchestration.settings import check_prod_settings, settings
 
     check_prod_settings()
@@ -328,10 +328,10 @@ def _warehouse_ops(wh) -> dict:
         ).fetchnumpy()["content_hash"].tolist())
         out["none"] = con.execute(
             f"select count(*) from {CLAIM_EMAILS} where content_hash in (select unnest(?))", [[]]).fetchone()[0]
-    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own error; the point is the rollback
-        with wh.transaction() as con:
-            wh.upsert(con, CLAIM_EMAILS, mails.assign(subject="rolled back"))
-            con.execute("select * from no_such_table")
+    # Each backend raises its own error; the point is the rollback.
+    with pytest.raises(Exception), wh.transaction() as con:  # noqa: B017
+        wh.upsert(con, CLAIM_EMAILS, mails.assign(subject="rolled back"))
+        con.execute("select * from no_such_table")
     out["subjects"] = wh.read(f"select subject from {CLAIM_EMAILS} order by content_hash")["subject"].tolist()
     out["like"] = int(wh.read(f"select count(*) as n from {CLAIM_EMAILS} where subject like ?", ["%100%%"])["n"][0])
     scores = pd.DataFrame({"claim_number": ["C1", "C1", "C2"], "model_version": ["1", "2", "1"],
