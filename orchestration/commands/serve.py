@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 
 from orchestration.commands import CliError
@@ -11,17 +13,26 @@ from orchestration.commands.lifecycle import stop_on_signals
 def cmd_serve(args) -> int:
     from assets.project import mlflow_dir
     from models.serving.server import TritonError
-    from models.tracking import start_tracking_server
+    from models.tracking import is_healthy, start_tracking_server
     from orchestration.runner import prepare_dagster_home, start_serving
-    from orchestration.settings import settings
+    from orchestration.settings import SettingsError, settings
 
     prepare_dagster_home()
     port = settings().mlflow_port
+    external = (os.environ.get("MLFLOW_TRACKING_URI") or "").strip()
     # Every server below is a context manager: SIGTERM unwinds them all (processes, temp folders).
-    with stop_on_signals(), start_tracking_server(mlflow_dir(), port=port) as mlflow:
+    with stop_on_signals(), contextlib.ExitStack() as stack:
+        if external:
+            # An MLflow service of its own (a server deployment, PROD): used, never started or stopped here.
+            if not is_healthy(external, timeout=5):
+                raise CliError(f"MLFLOW_TRACKING_URI={external} does not answer /health; start it or unset "
+                               "MLFLOW_TRACKING_URI to run MLflow on this home's store")
+            url = external
+        else:
+            url = stack.enter_context(start_tracking_server(mlflow_dir(), port=port)).url
         try:
-            triton, champion = start_serving(mlflow.url)
-        except (RuntimeError, TritonError) as err:
+            triton, champion = start_serving(url)
+        except (RuntimeError, TritonError, SettingsError) as err:
             raise CliError(str(err).splitlines()[0]) from None
         with triton:
             print(f"Triton serves claims_risk version {champion} (the MLflow champion)")

@@ -148,11 +148,8 @@ def drive(out: str) -> None:
     """The flow, as a PROD process runs it (called in the child process; settings from its environment)."""
     from assets.dbt.project import ensure_manifest
     from connectors.audit import AuditLog
-    from models.lineage import download_onnx
-    from models.registry import CHAMPION, MODEL_NAME, GovernancePolicy, ModelRegistry
-    from models.serving.repository import write_config, write_model_version
-    from models.serving.server import start_triton
-    from orchestration.runner import first_failure, run_job
+    from models.registry import CHAMPION, GovernancePolicy, ModelRegistry
+    from orchestration.runner import first_failure, run_job, start_serving
     from orchestration.settings import check_prod_settings, settings
 
     check_prod_settings()
@@ -195,12 +192,10 @@ def drive(out: str) -> None:
         "version": version, "requested_by": APPROVER, "reason": "approved, every gate passed"}}}})
     if not step("champion_promotion", promotion):
         return
-    # Triton as the demo starts it, on the champion's ONNX artifact fetched through MLflow from the bucket.
-    champion = registry.alias_version(CHAMPION)
-    write_model_version(s.triton_repository, champion, download_onnx(s.mlflow_tracking_uri, MODEL_NAME, champion))
-    write_config(s.triton_repository, [champion])
-    triton = start_triton(s.triton_repository, http_port=s.triton_http_port, grpc_port=s.triton_grpc_port,
-                          metrics_port=s.triton_metrics_port, log_path=s.home / "logs" / "triton.log")
+    # Triton as `claimflow serve` starts it (outside a run: from the settings, not the resources' EnvVars),
+    # on the champion's ONNX artifact fetched through MLflow from the bucket.
+    triton, champion = start_serving(s.mlflow_tracking_uri)
+    assert champion == registry.alias_version(CHAMPION)
     report["triton_pid"], report["champion"] = triton.pid, champion
     path.write_text(json.dumps(report, default=str))
     with triton:
