@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from models.tracking import free_port, is_healthy
+from models.tracking import free_port, is_healthy, server_environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ def mlflow_on_postgres(postgres_server, s3_server, tmp_path):
     ]  # fmt: skip
     log = open(tmp_path / "mlflow.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **s3_server.env()}
+        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_environment({**os.environ, **s3_server.env()})
     )
     try:
         deadline = time.monotonic() + 120

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from models.tracking import free_port, is_healthy
+from models.tracking import free_port, is_healthy, server_environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -98,7 +98,7 @@ def prod_world(postgres_server, s3_server, tmp_path_factory):
          "--backend-store-uri", pg_url(postgres_server, "prod_mlflow"),
          "--artifacts-destination", f"s3://{BUCKET}/artifacts",
          "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **s3_server.env()},
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_environment({**os.environ, **s3_server.env()}),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 180
