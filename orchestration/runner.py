@@ -303,17 +303,16 @@ def run_lifecycle(demo_approver: str, training_config: dict | None = None) -> tu
 
 def start_serving(tracking_uri: str):
     """Write the champion into the Triton repository and start Triton on it (loopback); the caller stops it."""
-    from connectors.audit import AuditLog
     from models.lineage import download_onnx
-    from models.registry import CHAMPION, MODEL_NAME, GovernancePolicy, ModelRegistry
+    from models.registry import CHAMPION, MODEL_NAME
     from models.serving.repository import write_config, write_model_version
     from models.serving.server import start_triton
+    from orchestration.commands.models import open_registry
 
-    # From the settings, not the Dagster resources: outside a run PROD's resources hold unresolved EnvVars.
+    # The registry the CLI opens (settings, identity store), not the Dagster resources: outside a run
+    # PROD's resources hold unresolved EnvVars.
     s = settings()
-    registry = ModelRegistry(tracking_uri, AuditLog(s.ready_sor_url()), GovernancePolicy(approvers=s.approvers),
-                             name=MODEL_NAME)
-    champion = registry.alias_version(CHAMPION)
+    champion = open_registry(uri=tracking_uri).alias_version(CHAMPION)
     if champion is None:
         raise RuntimeError("no champion model to serve: run the demo or promote a version first")
     repo = s.triton_repository
