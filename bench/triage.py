@@ -36,37 +36,13 @@ sys.path.insert(0, str(ROOT))
 
 def land_claims(home: Path, policies, n: int, today: date) -> int:
     """n recent claims as intake would have parsed them, straight into raw.parsed_claims."""
-    import duckdb
     import pandas as pd
 
-    from connectors.samples.history import generate_claims_history
-    from connectors.schema import EMAIL_RECEIPTS, PARSED_CLAIMS
-    from connectors.warehouse import Warehouse
+    from connectors.samples.history import generate_claims_history, land_parsed_claims
 
     recent = generate_claims_history(policies, n=n, seed=99, start=today - timedelta(days=180), end=today)
     recent = recent[pd.to_datetime(recent["reported_date"]) <= pd.Timestamp(today)]  # known today
-    received = pd.to_datetime(recent["reported_date"]) + pd.Timedelta(hours=9)
-    # Sent from the holder's own address, as most genuine claims are: without a sender every claim failed
-    # the sender check and went to human review, so no claim was fast-tracked, assigned or sent to a specialist.
-    holder = policies.set_index("policy_number")["holder_email"]
-    frame = pd.DataFrame({
-        "claim_number": recent["claim_number"], "policy_number": recent["policy_number"],
-        "incident_date": recent["incident_date"], "loss_type": recent["loss_type"],
-        "estimated_amount": recent["estimated_amount"].round(2), "currency": "EUR", "description": "",
-        "contact_email": None, "photos": "[]", "photo_count": 0, "confidence": "{}", "provenance": "{}",
-        "min_confidence": 0.95, "sender": recent["policy_number"].map(holder),
-        "source_content_hash": recent["claim_number"],
-        "received_at": received, "last_received_at": received, "message_count": 1, "follow_up_count": 0,
-        "extractor_version": "bench", "updated_run_id": "bench",
-    })
-    receipts = pd.DataFrame({"inbox_key": frame["claim_number"], "content_hash": frame["claim_number"], "size": 0,
-                             "delivered_at": received, "ingested_at": received, "duplicate": False, "run_id": "bench"})
-    Warehouse(home / "warehouse.duckdb").ensure_schema()
-    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
-        con.execute(f"insert into {PARSED_CLAIMS} by name select * from frame")
-        con.register("receipts_frame", receipts)
-        con.execute(f"insert into {EMAIL_RECEIPTS} by name select * from receipts_frame")
-    return len(frame)
+    return land_parsed_claims(home / "warehouse.duckdb", policies, recent, "bench")
 
 
 def step_seconds(result) -> float:

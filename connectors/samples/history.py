@@ -456,3 +456,38 @@ def history_periods(policies: pd.DataFrame, *, seed: int, today: date) -> tuple[
         policies, n=n_recent, seed=seed + 1, start=recent_start, end=recent_end, earlier_claims=history,
     )
     return history, recent
+
+
+def land_parsed_claims(warehouse_path, policies: pd.DataFrame, recent: pd.DataFrame, run_id: str) -> int:
+    """Claims of the claims system as intake would have parsed them, straight into `raw.parsed_claims`.
+
+    For benches and tests that start at triage: one mail per claim, received at 09:00 on its
+    reported day from the holder's own address (without a sender every claim fails the sender
+    check and waits for a person), with its receipt. Returns the number of claims landed.
+    """
+    import duckdb
+
+    from connectors.schema import EMAIL_RECEIPTS, PARSED_CLAIMS
+    from connectors.warehouse import Warehouse
+
+    received = pd.to_datetime(recent["reported_date"]) + pd.Timedelta(hours=9)
+    holder = policies.set_index("policy_number")["holder_email"]
+    frame = pd.DataFrame({
+        "claim_number": recent["claim_number"], "policy_number": recent["policy_number"],
+        "incident_date": recent["incident_date"], "loss_type": recent["loss_type"],
+        "estimated_amount": recent["estimated_amount"].round(2), "currency": "EUR", "description": "",
+        "contact_email": None, "photos": "[]", "photo_count": 0, "confidence": "{}", "provenance": "{}",
+        "min_confidence": 0.95, "sender": recent["policy_number"].map(holder),
+        "source_content_hash": recent["claim_number"],
+        "received_at": received, "last_received_at": received, "message_count": 1, "follow_up_count": 0,
+        "extractor_version": run_id, "updated_run_id": run_id,
+    })  # fmt: skip
+    receipts = pd.DataFrame({"inbox_key": frame["claim_number"], "content_hash": frame["claim_number"], "size": 0,
+                             "delivered_at": received, "ingested_at": received, "duplicate": False, "run_id": run_id})
+    Warehouse(warehouse_path).ensure_schema()
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.register("claims_frame", frame)
+        con.execute(f"insert into {PARSED_CLAIMS} by name select * from claims_frame")
+        con.register("receipts_frame", receipts)
+        con.execute(f"insert into {EMAIL_RECEIPTS} by name select * from receipts_frame")
+    return len(frame)

@@ -36,11 +36,9 @@ from assets.claims.review import ReviewQueue
 from assets.claims.triage_assets import SOR_CHUNK_CLAIMS, TRIAGE_STEP
 from assets.serving.assets import TritonResource
 from connectors.audit import AuditLog
-from connectors.samples.history import generate_claims_history
+from connectors.samples.history import generate_claims_history, land_parsed_claims
 from connectors.samples.policies import build_policy_table
-from connectors.schema import EMAIL_RECEIPTS, PARSED_CLAIMS
 from connectors.system_of_record import ClaimsSystem, SqlPolicySystem
-from connectors.warehouse import Warehouse
 from models import onnx_export, risk
 from models.lineage import frame_digest, log_candidate
 from models.registry import CHAMPION, GovernancePolicy, ModelRegistry
@@ -65,26 +63,7 @@ def land_claims(home, today) -> None:
     SqlPolicySystem(f"sqlite:///{home / 'system_of_record.db'}").load_policies(policies)
     recent = generate_claims_history(policies, n=CLAIMS + 100, seed=99, start=today - timedelta(days=120), end=today)
     recent = recent[pd.to_datetime(recent["reported_date"]) <= pd.Timestamp(today)].head(CLAIMS)
-    assert len(recent) == CLAIMS
-    received = pd.to_datetime(recent["reported_date"]) + pd.Timedelta(hours=9)
-    # Sent from the holder's own address, as most genuine claims are (else every claim waits for a person).
-    holder = policies.set_index("policy_number")["holder_email"]
-    frame = pd.DataFrame({
-        "claim_number": recent["claim_number"], "policy_number": recent["policy_number"],
-        "incident_date": recent["incident_date"], "loss_type": recent["loss_type"],
-        "estimated_amount": recent["estimated_amount"].round(2), "currency": "EUR", "description": "",
-        "contact_email": None, "photos": "[]", "photo_count": 0, "confidence": "{}", "provenance": "{}",
-        "min_confidence": 0.95, "sender": recent["policy_number"].map(holder), "source_content_hash": recent["claim_number"],
-        "received_at": received, "last_received_at": received, "message_count": 1, "follow_up_count": 0,
-        "extractor_version": "chaos", "updated_run_id": "chaos",
-    })  # fmt: skip
-    receipts = pd.DataFrame({"inbox_key": frame["claim_number"], "content_hash": frame["claim_number"], "size": 0,
-                             "delivered_at": received, "ingested_at": received, "duplicate": False, "run_id": "chaos"})
-    Warehouse(home / "warehouse.duckdb").ensure_schema()
-    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
-        con.execute(f"insert into {PARSED_CLAIMS} by name select * from frame")
-        con.register("receipts_frame", receipts)
-        con.execute(f"insert into {EMAIL_RECEIPTS} by name select * from receipts_frame")
+    assert land_parsed_claims(home / "warehouse.duckdb", policies, recent, "chaos") == CLAIMS
 
 
 def build_features() -> None:
