@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from connectors.schema import RAW_SCHEMA, TABLES, Table
@@ -27,8 +28,39 @@ _ENSURE_LOCK = threading.Lock()
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """Rows of `frame` as dicts, with None (not NaN/NaT) where a value is missing."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    """Rows of `frame` as dicts, with None (not NaN/NaT/pd.NA) where a value is missing.
+
+    Column by column (Python scalars, Timestamps for datetimes), then zipped: the values and
+    types `frame.astype(object).where(frame.notna(), None).to_dict("records")` gives, at a
+    third of its cost (100k triage rows: it boxed every value through pandas one by one).
+    """
+    names = list(frame.columns)
+    if len(set(names)) != len(names) or not len(frame):
+        return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    columns = [_column_values(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
+def _column_values(column: pd.Series) -> list:
+    """One column as Python values, missing ones as None."""
+    kind = column.dtype.kind
+    if kind in "iub" and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.to_numpy().tolist()  # numpy ints and bools: never missing, tolist gives Python scalars
+    if kind == "f" and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        values = column.to_numpy()
+        out = values.tolist()
+        missing = np.flatnonzero(np.isnan(values))
+        for i in missing.tolist():
+            out[i] = None
+        return out
+    out = column.astype(object).tolist()
+    for i in np.flatnonzero(column.isna().to_numpy()).tolist():
+        out[i] = None
+    # numpy scalars inside objects (a nullable dtype's values, a mixed column) as Python ones, as to_dict does
+    return [v.item() if isinstance(v, _NUMPY_SCALARS) else v for v in out]
+
+
+_NUMPY_SCALARS = (np.integer, np.floating, np.bool_)
 
 
 def _key(table: Table | str, key: Sequence[str] | None) -> Sequence[str]:

@@ -62,7 +62,7 @@ def claim_emails(
             items,
             attachments.get(),
             wh,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             max_attachment_bytes=inbox.max_attachment_bytes,
             progress=bar.update,
         )
@@ -108,14 +108,14 @@ def parsed_claims_and_quarantine(
     client = claude.client()  # None without a key: the rule extractor alone
     try:
         res = intake.parse_pending(
-            wh, run_id=context.run_id, rules=rules, assist=_assist(client) if client else None,
+            wh, run_id=context.run.run_id, rules=rules, assist=_assist(client) if client else None,
             assign_numbers=system_of_record.assign_claim_numbers,
         )
     finally:
         if client is not None:
             client.close()
     if res.calls:
-        intake.store_calls(wh, res.calls, context.run_id)
+        intake.store_calls(wh, res.calls, context.run.run_id)
     totals = wh.read(
         f"select (select count(*) from {PARSED_CLAIMS}) as claims,"
         f" (select count(*) from {QUARANTINED}) as quarantined"

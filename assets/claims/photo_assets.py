@@ -36,12 +36,12 @@ def photo_quality(
         incident = r.incident_date.date() if isinstance(r.incident_date, pd.Timestamp) else r.incident_date
         try:
             q = assess_photo(store.get(r.sha256), incident_date=None if pd.isna(incident) else incident)
-            rows.append(_row(r.claim_number, q, now, context.run_id))
+            rows.append(_row(r.claim_number, q, now, context.run.run_id))
         except (PhotoError, FileNotFoundError) as err:
             unreadable += 1
             rows.append({"claim_number": r.claim_number, "sha256": r.sha256, "score": 0.0, "verdict": "unreadable",
                          "reasons": json.dumps([str(err).splitlines()[0]]), "phash": None, "reused_in": "[]",
-                         "quality": None, "assessed_at": now, "run_id": context.run_id})
+                         "quality": None, "assessed_at": now, "run_id": context.run.run_id})
     with wh.transaction() as con:
         wh.upsert(con, PHOTO_QUALITY, pd.DataFrame(rows))
         # Re-use is a property of the whole book of photos, so it is recomputed over all of them.

@@ -119,7 +119,7 @@ def triage_decisions(context: dg.AssetExecutionContext, config: TriageConfig, wa
         "risk_score": [c["risk_score"] for c in rows],
         "received_at": [c["first_received_at"] for c in rows],
         "decided_at": now,
-        "run_id": context.run_id,
+        "run_id": context.run.run_id,
     }) if rows else pd.DataFrame()  # fmt: skip
     with wh.transaction() as con:
         wh.upsert(con, TRIAGE_DECISIONS, frame)
@@ -168,7 +168,7 @@ def status_drafts(
                                 and p.needs_human is not distinct from d.needs_human)"""
     )
     client = claude.client()  # None without a key: the template drafter, said in provenance
-    now = utc_naive()
+    now, run_id = utc_naive(), context.run.run_id
     rows = []
     pending_rows = records(pending)
     jobs = {
@@ -197,7 +197,7 @@ def status_drafts(
                 "provenance": json.dumps({"drafter": draft.provenance, "fallback_reason": draft.fallback_reason,
                                           "model": client.model if client else None,
                                           **({"batch": True} if config.use_batches and client else {})}),
-                "cost_usd": float(draft.cost_usd), "drafted_at": now, "run_id": context.run_id,
+                "cost_usd": float(draft.cost_usd), "drafted_at": now, "run_id": run_id,
             })
     finally:
         if client is not None:
@@ -264,7 +264,7 @@ def system_of_record_updates(
     written = skipped = held = 0
     messages_before = system.message_count()
     for version, rows in rows_by_version.items():
-        with bound_run(context.run_id), outside_call("system_of_record", "record_decisions", claims=len(rows)):
+        with bound_run(context.run.run_id), outside_call("system_of_record", "record_decisions", claims=len(rows)):
             report = system.record_decisions(rows, step=TRIAGE_STEP, model_version=version,
                                              chunk_size=SOR_CHUNK_CLAIMS)
         written += report.written

@@ -22,7 +22,7 @@ from assets.resources import WarehouseResource
 )
 def claimflow_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Staging views and marts built from the raw tables; dbt tests report as asset checks."""
-    target = run_target(claimflow_home(), context.run_id)
+    target = run_target(claimflow_home(), context.run.run_id)
     yield from dbt.cli(dbt_args("build", warehouse=warehouse.path), context=context, target_path=target).stream()
     keep_partial_parse(claimflow_home(), target)
 

@@ -94,7 +94,7 @@ def live_drift(
                                       numeric=[c for c in NUMERIC_FEATURES if c in present],
                                       categorical=[c for c in CATEGORICAL_FEATURES if c in present],
                                       verdict=verdict.feature_drift))
-    row = verdict_row(verdict, report) | {"assessed_at": _utc_now(), "run_id": context.run_id}
+    row = verdict_row(verdict, report) | {"assessed_at": _utc_now(), "run_id": context.run.run_id}
     wh = warehouse.get()
     with wh.transaction() as con:
         wh.upsert(con, LIVE_MONITORING, pd.DataFrame([row]))

@@ -111,7 +111,7 @@ def risk_scores(
         return dg.MaterializeResult(metadata={"scored": 0, "model_version": champion})
     encoded = encode_features(pending)
     try:
-        with triton.scorer() as scorer, bound_run(context.run_id):
+        with triton.scorer() as scorer, bound_run(context.run.run_id):
             result = scorer.score(encoded, version=champion)
     except ServingUnavailable as err:
         if not triton.onnx_fallback:
@@ -128,7 +128,7 @@ def risk_scores(
             "score": result.scores,
             "served_by": result.served_by,
             "scored_at": now,
-            "run_id": context.run_id,
+            "run_id": context.run.run_id,
         }
     )
     with wh.transaction() as con:
