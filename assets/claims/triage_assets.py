@@ -238,9 +238,16 @@ def system_of_record_updates(
             from {STATUS_DRAFTS} s join {TRIAGE_DECISIONS} d using (claim_number, model_version)
             order by s.drafted_at"""
     )
-    draft_for = {(r["claim_number"], r["queue"]): r for r in drafts.to_dict("records")}
     pending = pending_changes(decisions, system.current_routes())
     changes = records(pending)
+    # Only the drafts of claims that change (the table holds every run's), read by column, latest last.
+    drafts = drafts[drafts["claim_number"].isin(pending["claim_number"])]
+    draft_for = {
+        (number, queue): {"subject": subject, "body": body, "payload": payload}
+        for number, queue, subject, body, payload in zip(
+            drafts["claim_number"], drafts["queue"], drafts["subject"], drafts["body"], drafts["payload"]
+        )
+    }
     assignments = {a.claim_number: a for a in assign([_as_decision(r) for r in changes], system.roster())}
     rows_by_version: dict[str, list[dict]] = {}
     for r in changes:
@@ -316,6 +323,8 @@ def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                    decided_at, run_id
             from {TRIAGE_DECISIONS}"""
     )
+    # Per state change its decision; only the claims that changed are turned into rows.
+    decisions = decisions[decisions["claim_number"].isin({c["claim_number"] for c in changes})]
     by_version = {(r["claim_number"], r["model_version"]): r for r in records(decisions)}
     entries = []
     for change in changes:
