@@ -12,7 +12,8 @@ import importlib
 import os
 import subprocess
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from models.features import FEATURES, LABEL
 from models.registry import CHALLENGER, MODEL_NAME, PENDING, REQUIRED_GATES
 
 ONNX_ARTIFACT = "model"
+ONNX_FILE = "model.onnx"  # where `mlflow.onnx.save_model` puts the graph
+MLMODEL_FILE = "MLmodel"
 # The serving tier needs only these; inferring requirements would import-scan for seconds.
 ONNX_PIP_REQUIREMENTS = ["onnx", "onnxruntime"]
 # Requests that do not wait on each other go out side by side: 7 model files, the card, metrics, the version.
@@ -101,6 +104,16 @@ class _Prepared:
     artifact_location: str
 
 
+@dataclass
+class _Staged:
+    """The MLflow model directory before the export: every file but the graph and MLmodel, already sent."""
+
+    local: Path
+    mlflow_model: object  # mlflow.models.Model, signature and flavors set, size without the graph
+    placeholder_size: int
+    model_repo: object
+
+
 class CandidateLineage:
     """The MLflow lineage of one training run, logged while the model trains.
 
@@ -108,12 +121,15 @@ class CandidateLineage:
     logs params and the training set (digest, schema, profile), creates the
     logged model the ONNX artifact will fill, and makes sure the registered
     model exists. `evaluated` (once the model is fitted and evaluated, before
-    its ONNX export) registers the version and logs the metrics in the
-    background while the export runs. `finish` sends what only the export can
-    give: the ONNX model with signature and input example and the model card,
-    then points the alias at the version (a call to `finish` alone does all of
-    it). `abort` marks the run and the logged model FAILED when training fails,
-    and deletes a version registered for it.
+    its ONNX export) registers the version and logs the metrics; given the
+    model, the example rows and the card, it also stores every model file that
+    does not depend on the graph (input example, signature, environment) and
+    the card, all while the export runs. `exported` (bytes converted, parity
+    not yet checked) stores the graph and MLmodel and marks the logged model
+    READY while the check runs. `finish` waits for all of it, then points the
+    alias at the version and ends the run (a call to `finish` alone does all
+    of it). `abort` marks the run and the logged model FAILED when training or
+    the parity check fails, and deletes a version registered for it.
     """
 
     def __init__(
@@ -142,11 +158,22 @@ class CandidateLineage:
         self.dataset_digest = dataset_digest
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         self._pool = ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="lineage")
-        self._prepared: Future[_Prepared] = self._pool.submit(
+        self._jobs: list[Future] = []  # every request sent, so a failure waits for all of them before FAILED
+        self._tmp = tempfile.TemporaryDirectory(prefix="lineage-")
+        self._prepared: Future[_Prepared] = self._submit(
             self._prepare, experiment, params, training_frame[[*FEATURES, LABEL]], repo_dir, extra_tags or {}
         )
         self._registered: Future | None = None  # the model version, once `evaluated` asked for it
         self._metrics_logged: tuple[dict[str, float], Future] | None = None
+        self._staged: Future[_Staged] | None = None
+        self._model_uploads: list[Future] = []
+        self._run_uploads: list[Future] = []
+        self._stored: Future | None = None  # the graph and MLmodel stored, the logged model READY
+
+    def _submit(self, fn, *args) -> Future:
+        job = self._pool.submit(fn, *args)
+        self._jobs.append(job)
+        return job
 
     def _prepare(self, experiment, params, frame, repo_dir, extra_tags) -> _Prepared:
         import mlflow
@@ -155,11 +182,13 @@ class CandidateLineage:
         from mlflow.tracking.context.registry import resolve_tags
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-        # What `finish` needs is imported here, while the model trains (a fresh step process paid it after).
+        self._start_workers()
+        # What the later steps need is imported here, while the model trains (a fresh step process paid it after).
         importlib.import_module("mlflow.onnx")
         importlib.import_module("mlflow.models")
         importlib.import_module("mlflow.store.artifact.artifact_repository_registry")
         importlib.import_module("onnx")
+        importlib.import_module("threadpoolctl")
 
         client = self.client
         exp = client.get_experiment_by_name(experiment)
@@ -196,15 +225,50 @@ class CandidateLineage:
             raise
         return _Prepared(experiment_id, run_id, run.info.artifact_uri, model.model_id, model.artifact_location)
 
-    def evaluated(self, metrics: dict[str, float]) -> None:
+    def evaluated(
+        self,
+        metrics: dict[str, float],
+        *,
+        model=None,
+        example: pd.DataFrame | None = None,
+        model_card: str | None = None,
+    ) -> None:
         """The model is fitted and evaluated: register its version and log its metrics while it is exported.
 
-        The version carries no alias until `finish` has stored every artifact of it, and `abort`
-        deletes it if the export fails.
+        Given the fitted `model`, the `example` rows (raw claims) and the `model_card`, the example is
+        scored and encoded here, off the training thread, and every model file that does not depend on
+        the ONNX graph is stored too. The version carries no alias until `finish` has stored every
+        artifact of it, and `abort` deletes it if the export fails.
         """
         if self._registered is None:
-            self._registered = self._pool.submit(self._register)
+            self._registered = self._submit(self._register)
         self._log_metrics(metrics)
+        if model is not None and self._staged is None:
+            if example is None or model_card is None:
+                raise ValueError("evaluated(model=...) needs the example rows and the model card too")
+            self._staged = self._submit(self._stage, _scored_example, (model, example), model_card)
+
+    def exported(self, onnx_bytes: bytes) -> None:
+        """The model is converted, its parity not yet checked: store the graph and MLmodel while the check runs.
+
+        The logged model is READY once every file of it is stored; the alias waits for `finish`, and a
+        failed check goes through `abort`, which deletes the version.
+        """
+        if self._staged is None:
+            raise RuntimeError("exported() needs evaluated(metrics, model=..., example=..., model_card=...) first")
+        if self._stored is None:
+            self._stored = self._submit(self._store_graph, onnx_bytes)
+
+    def _start_workers(self) -> None:
+        """Start every worker thread now, from this background thread.
+
+        A pool starts a thread when a job finds none idle, and the submitter waits for it to run:
+        0-30 ms each on a busy node, which `evaluated` paid on the training thread.
+        """
+        release = threading.Event()
+        for _ in range(UPLOAD_THREADS - 1):  # each holds its thread until all are started
+            self._pool.submit(release.wait, 10)
+        release.set()
 
     def _register(self):
         prepared = self._prepared.result()
@@ -230,23 +294,82 @@ class CandidateLineage:
                                  for k, v in metrics.items()], synchronous=True,
             )  # fmt: skip
 
-        self._metrics_logged = (dict(metrics), self._pool.submit(send))
+        self._metrics_logged = (dict(metrics), self._submit(send))
+
+    def _stage(self, example_of, example_args, model_card: str) -> _Staged:
+        """Write the MLflow model without its graph and send every file of it but the graph and MLmodel."""
+        import mlflow.onnx
+        from mlflow.models import Model, infer_signature
+        from mlflow.store.artifact.artifact_repository_registry import (
+            get_artifact_repository,
+        )
+
+        encoded_example, example_scores = example_of(*example_args)
+        prepared = self._prepared.result()
+        local = Path(self._tmp.name) / "model"
+        mlflow_model = Model(artifact_path=prepared.artifact_location, model_uuid=prepared.model_id,
+                             run_id=prepared.run_id, model_id=prepared.model_id)  # fmt: skip
+        # MLflow's own writer, on a stand-in graph: input example, signature, environment and MLmodel come out
+        # as `save_model` writes them for the real one, whose bytes and size `_store_graph` puts in. The input
+        # example is saved, not re-run through the model: its scores come from the trained model.
+        mlflow.onnx.save_model(
+            _placeholder_graph(), str(local), mlflow_model=mlflow_model,
+            signature=infer_signature(encoded_example, example_scores), input_example=encoded_example,
+            pip_requirements=ONNX_PIP_REQUIREMENTS, save_as_external_data=False,
+            onnx_execution_providers=["CPUExecutionProvider"],
+        )  # fmt: skip
+        placeholder_size = (local / ONNX_FILE).stat().st_size
+        card = Path(self._tmp.name) / "model_card.md"
+        card.write_text(model_card)
+        model_repo = get_artifact_repository(prepared.artifact_location, tracking_uri=self.tracking_uri)
+        run_repo = get_artifact_repository(prepared.run_artifact_uri, tracking_uri=self.tracking_uri)
+        # Each artifact is one HTTP upload; they go out side by side.
+        for f in sorted(local.rglob("*")):
+            if f.is_file() and f.name not in (ONNX_FILE, MLMODEL_FILE):
+                self._model_uploads.append(self._submit(model_repo.log_artifact, str(f), _parent(f.relative_to(local))))
+        self._run_uploads.append(self._submit(run_repo.log_artifact, str(card)))
+        return _Staged(local, mlflow_model, placeholder_size, model_repo)
+
+    def _store_graph(self, onnx_bytes: bytes) -> None:
+        from mlflow.entities import LoggedModelStatus
+
+        staged = self._staged.result()
+        # The exact bytes exported (not re-serialized), and the size `save_model` would have recorded for them.
+        (staged.local / ONNX_FILE).write_bytes(onnx_bytes)
+        staged.mlflow_model.model_size_bytes += len(onnx_bytes) - staged.placeholder_size
+        staged.mlflow_model.save(str(staged.local / MLMODEL_FILE))
+        self._model_uploads += [
+            self._submit(staged.model_repo.log_artifact, str(staged.local / f)) for f in (ONNX_FILE, MLMODEL_FILE)
+        ]
+        for job in self._model_uploads:
+            job.result()
+        self.client.finalize_logged_model(self._prepared.result().model_id, LoggedModelStatus.READY)
+
+    def _settle(self) -> None:
+        """Wait for every request sent (failed or not), so none lands after the run is marked FAILED."""
+        while pending := [job for job in self._jobs if not job.done()]:  # a job may send more while it runs
+            wait(pending)
+
+    def _close(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._tmp.cleanup()
 
     def abort(self) -> None:
         """Training failed: the run and its logged model end FAILED, and no version stays registered."""
         from mlflow.entities import LoggedModelStatus
 
+        self._settle()
         try:
             prepared = self._prepared.result()
         except Exception:  # noqa: BLE001 - the preparation already ended its own run
-            self._pool.shutdown(wait=False)
+            self._close()
             return
         try:
             mv = self._registered.result() if self._registered is not None else None
         except Exception:  # noqa: BLE001 - nothing was registered
             mv = None
         finally:
-            self._pool.shutdown(wait=False)
+            self._close()
         if mv is not None:
             self.client.delete_model_version(self.name, mv.version)
         self.client.finalize_logged_model(prepared.model_id, LoggedModelStatus.FAILED)
@@ -257,73 +380,53 @@ class CandidateLineage:
         *,
         metrics: dict[str, float],
         onnx_bytes: bytes,
-        encoded_example: np.ndarray,
-        example_scores: np.ndarray,
-        model_card: str,
+        encoded_example: np.ndarray | None = None,
+        example_scores: np.ndarray | None = None,
+        model_card: str | None = None,
     ) -> CandidateRecord:
-        """Log the exported model's half (and, unless `evaluated` did, the version and metrics); move the alias.
+        """Wait for the lineage sent so far, send what is missing, then move the alias and end the run.
 
+        The example, its scores and the card are needed only if `evaluated` was not given them.
         `challenger` moves only once every artifact of the version is stored.
         """
-        import mlflow.onnx
-        import onnx
         from mlflow.entities import LoggedModelStatus
-        from mlflow.models import Model, infer_signature
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         try:
             prepared = self._prepared.result()
         except BaseException:
-            self._pool.shutdown(wait=False)
+            self._close()
             raise
-        self.evaluated(metrics)  # sends only what `evaluated` has not sent already
         client, run_id, model_id = self.client, prepared.run_id, prepared.model_id
         mv = None
         try:
-            with tempfile.TemporaryDirectory() as tmp:
-                local = Path(tmp) / "model"
-                mlflow_model = Model(artifact_path=prepared.artifact_location, model_uuid=model_id, run_id=run_id,
-                                     model_id=model_id)  # fmt: skip
-                # The input example is saved, not re-run through the model: `to_onnx` already
-                # checked the ONNX model against the trained one, and these scores come from it.
-                mlflow.onnx.save_model(
-                    onnx.load_model_from_string(onnx_bytes), str(local), mlflow_model=mlflow_model,
-                    signature=infer_signature(encoded_example, example_scores), input_example=encoded_example,
-                    pip_requirements=ONNX_PIP_REQUIREMENTS, save_as_external_data=False,
-                    onnx_execution_providers=["CPUExecutionProvider"],
-                )  # fmt: skip
-                card = Path(tmp) / "model_card.md"
-                card.write_text(model_card)
-                model_repo = get_artifact_repository(prepared.artifact_location, tracking_uri=self.tracking_uri)
-                run_repo = get_artifact_repository(prepared.run_artifact_uri, tracking_uri=self.tracking_uri)
-                # Every request that does not need another's answer goes out at once: each artifact
-                # is one HTTP upload, and on a busy machine each round trip costs tens of ms.
-                jobs = [
-                    self._pool.submit(model_repo.log_artifact, str(f), _parent(f.relative_to(local)))
-                    for f in sorted(local.rglob("*")) if f.is_file()
-                ]
-                jobs.append(self._pool.submit(run_repo.log_artifact, str(card)))
-                jobs.append(self._metrics_logged[1])
-                try:
-                    for job in jobs:
-                        job.result()
-                finally:
-                    mv = self._registered.result()
+            self.evaluated(metrics)  # sends only what `evaluated` has not sent already
+            if self._staged is None:
+                if encoded_example is None or example_scores is None or model_card is None:
+                    raise ValueError("finish needs the example, its scores and the card unless evaluated had them")
+                self._staged = self._submit(self._stage, _given_example, (encoded_example, example_scores), model_card)
+            self.exported(onnx_bytes)
+            try:
+                for job in [self._staged, self._stored, self._metrics_logged[1]]:
+                    job.result()
+                for job in self._run_uploads:
+                    job.result()
+            finally:
+                mv = self._registered.result()
             # The registry client itself: `MlflowClient.set_registered_model_alias` first fetches the
             # registered model to refuse prompts (a second round trip on the critical path).
             registry = getattr(client, "_get_registry_client", None)
             set_alias = registry().set_registered_model_alias if registry else client.set_registered_model_alias
             last = [
-                self._pool.submit(set_alias, self.name, CHALLENGER, mv.version),
-                self._pool.submit(client.finalize_logged_model, model_id, LoggedModelStatus.READY),
-                self._pool.submit(client.set_terminated, run_id, "FINISHED"),
+                self._submit(set_alias, self.name, CHALLENGER, mv.version),
+                self._submit(client.set_terminated, run_id, "FINISHED"),
             ]
             for job in last:
                 job.result()
         except BaseException:
+            self._settle()
             if mv is None:
                 try:
-                    mv = self._registered.result()
+                    mv = self._registered.result() if self._registered is not None else None
                 except Exception:  # noqa: BLE001 - nothing was registered
                     mv = None
             if mv is not None and client.get_model_version(self.name, mv.version).aliases == []:
@@ -333,7 +436,7 @@ class CandidateLineage:
             client.set_terminated(run_id, "FAILED")
             raise
         finally:
-            self._pool.shutdown(wait=False)
+            self._close()
         return CandidateRecord(
             run_id=run_id,
             version=int(mv.version),
@@ -342,6 +445,32 @@ class CandidateLineage:
             experiment_id=prepared.experiment_id,
             dataset_digest=self.dataset_digest,
         )
+
+
+def _scored_example(model, example: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The example rows encoded as the ONNX model reads them, and the trained model's scores for them."""
+    from threadpoolctl import threadpool_limits
+
+    from models import risk
+
+    # Five rows on the OpenMP threads of a busy node waited 0.7-2 s for their wake-ups; one thread, same scores.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return risk.encode_features(example), risk.predict_proba(model, example)
+
+
+def _given_example(encoded_example: np.ndarray, example_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return encoded_example, example_scores
+
+
+def _placeholder_graph():
+    """A one-node ONNX graph: `save_model` needs a graph to write the files that do not depend on it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    tensor = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "placeholder", [tensor], [out])
+    return helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
 
 
 def _parent(relative: Path) -> str | None:

@@ -131,8 +131,16 @@ def to_onnx(
     `sample` (a few hundred real claims, NaN included) must score within `atol`
     of scikit-learn, or `ParityError` is raised and nothing is returned.
     `metadata` (model version, dataset digest, review threshold...) is stored
-    in metadata_props beside the encoding.
+    in metadata_props beside the encoding. The two halves, `convert_to_onnx`
+    then `check_parity`, let a caller store the bytes while the check runs.
     """
+    payload = convert_to_onnx(model, metadata=metadata)
+    check_parity(model, payload, sample, atol=atol)
+    return payload
+
+
+def convert_to_onnx(model: Pipeline, *, metadata: Mapping[str, str] | None = None) -> bytes:
+    """The serialized ONNX model, not yet checked for parity: only `check_parity` makes it servable."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
@@ -156,9 +164,7 @@ def to_onnx(
     props |= {METADATA_ENCODING: encoding.to_json(), METADATA_DIGEST: encoding.digest}
     onnx.helper.set_model_props(onnx_model, props)
     onnx.checker.check_model(onnx_model)
-    payload = onnx_model.SerializeToString()
-    check_parity(model, payload, sample, atol=atol)
-    return payload
+    return onnx_model.SerializeToString()
 
 
 def onnx_metadata(onnx_bytes: bytes) -> dict[str, str]:
