@@ -4,6 +4,7 @@ that fail for real reasons (a worse challenger, a drifted window)."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 
 import dagster as dg
@@ -29,28 +30,48 @@ def policies():
     return build_policy_table()
 
 
-@pytest.fixture
-def home(claimflow_home, mlflow_server, policies, dbt_manifest, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+def prepare_home(home, mlflow_url: str, policies, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_url)
     monkeypatch.delenv("CLAIMFLOW_SOR_URL", raising=False)
-    claimflow_home.mkdir(parents=True)
-    sor = f"sqlite:///{claimflow_home / 'system_of_record.db'}"
+    home.mkdir(parents=True)
+    sor = f"sqlite:///{home / 'system_of_record.db'}"
     SqlPolicySystem(sor).load_policies(policies)
     # Both are risk officers, so only four eyes stops the trainer approving their own model.
     store = IdentityStore(sor)
     for name in ("trainer.bot", "risk.officer"):
         store.add_user(name, name, ["risk_officer"], "a long enough password")
-        TOKENS[name] = store.create_token(name, "tests")
+        TOKENS[str(home), name] = store.create_token(name, "tests")
     store.dispose()
     act_as(monkeypatch, "trainer.bot")  # training runs record the token's owner as the trainer
+
+
+@pytest.fixture
+def home(claimflow_home, mlflow_server, policies, dbt_manifest, monkeypatch):
+    prepare_home(claimflow_home, mlflow_server.url, policies, monkeypatch)
     return claimflow_home
 
 
-TOKENS: dict[str, str] = {}
+@pytest.fixture(scope="module")
+def first_model(tmp_path_factory, mlflow_server, policies, dbt_manifest):
+    """(home, result, gates, version): the unshifted world built and a first model trained on it, not yet approved.
+
+    Shared by the tests that need that model: built per test it cost ~50 s each, and the session's registry
+    gave the same data and code the same version anyway."""
+    home = tmp_path_factory.mktemp("lifecycle") / "claimflow"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLAIMFLOW_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        prepare_home(home, mlflow_server.url, policies, mp)
+        build_world(home, policies)
+        yield (home, *train())
+
+
+# Per home: the module's shared home and a test's own home each have their own identity store.
+TOKENS: dict[tuple[str, str], str] = {}
 
 
 def act_as(monkeypatch, name: str) -> None:
-    monkeypatch.setenv(TOKEN_ENV, TOKENS[name])
+    monkeypatch.setenv(TOKEN_ENV, TOKENS[os.environ["CLAIMFLOW_HOME"], name])
 
 
 def live_claims(policies, *, shift: float, seed: int) -> pd.DataFrame:
@@ -128,9 +149,8 @@ def train(config: dict | None = None):
     return result, gates, version
 
 
-def test_a_first_model_is_trained_gated_approved_and_promoted(home, policies, capsys, monkeypatch):
-    build_world(home, policies)
-    result, gates, version = train()
+def test_a_first_model_is_trained_gated_approved_and_promoted(first_model, capsys, monkeypatch):
+    _, result, gates, version = first_model
     assert result.success, [(n, g.metadata.get("reason")) for n, g in gates.items() if not g.passed]
     assert {n: g.passed for n, g in gates.items() if n.endswith("_gate")} == {
         "accuracy_gate": True, "behaviour_gate": True, "drift_gate": True, "cost_gate": True
@@ -158,14 +178,12 @@ def test_a_first_model_is_trained_gated_approved_and_promoted(home, policies, ca
     assert listing["history"][-1]["to"] == version
 
 
-def test_a_worse_challenger_fails_the_accuracy_gate(home, policies, capsys, monkeypatch):
-    build_world(home, policies)
-    _, _, v1 = train()
+def test_a_worse_challenger_fails_the_accuracy_gate(first_model, capsys, monkeypatch):
+    _, _, _, v1 = first_model
     act_as(monkeypatch, "risk.officer")
     assert cli(["models", "approve", "--version", str(v1), "--reason", "ok"]) == 0
     capsys.readouterr()
-    # The registry is shared by the session: an earlier test may have trained the same world (same data and
-    # code reuse its version) and promoted it already.
+    # The first model is shared by this module, and the registry by the session: it may be the champion already.
     promoted = cli(["models", "promote", "--version", str(v1), "--reason", "first"])
     assert promoted == 0 or "already the champion" in capsys.readouterr().err
     # A crippled model: two shallow rounds cannot rank claims as well as the champion.
@@ -191,19 +209,16 @@ def test_a_drifted_window_fails_the_drift_gate(home, policies):
     assert "estimated_amount_eur" in drift.metadata["reason"].value
 
 
-def test_the_champion_scores_on_triton_and_triage_writes_the_system_of_record_once(home, policies, monkeypatch):
+def test_the_champion_scores_on_triton_and_triage_writes_the_system_of_record_once(first_model, monkeypatch):
     from connectors.audit import AuditLog
     from models.tracking import free_port
     from orchestration.runner import start_serving
 
     for var in ("HTTP", "GRPC", "METRICS"):
         monkeypatch.setenv(f"CLAIMFLOW_TRITON_{var}_PORT", str(free_port()))
-    build_world(home, policies)
-    _, _, version = train()
+    home, _, _, version = first_model
     act_as(monkeypatch, "risk.officer")
     assert cli(["models", "approve", "--version", str(version), "--reason", "ok"]) == 0
-    import os
-
     if cli(["models", "promote", "--version", str(version), "--reason", "first"]) != 0:
         # The session shares one registry: an earlier test's equal model is champion already, and the
         # accuracy gate rightly refuses an equal challenger. That champion is the one to serve.
