@@ -57,7 +57,6 @@ LONGEST_FIRST = (
     "integration/test_claude_in_the_flow.py",  # ~125
     "integration/test_social_flow.py",  # ~110
     "integration/test_dagster_postgres.py",  # ~105
-    "integration/test_process_cleanup.py",  # ~100
     "integration/test_claims_intake.py",  # ~90
     "integration/test_retrain_noop.py",  # ~80
     "integration/test_k8s_contract.py",  # ~60

@@ -101,11 +101,22 @@ def claims_system_of(url: str):
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory, mlflow_server, dbt_manifest) -> Iterator[Path]:
-    """The demo-sized home, built once for both notebooks."""
-    from models.tracking import free_port
+def demo_mlflow(tmp_path_factory):
+    """MLflow on the demo home's own store (as `claimflow demo` runs it), so `claimflow ui` can start its own."""
+    from models.tracking import free_port, start_tracking_server
 
     home = tmp_path_factory.mktemp("notebooks") / "claimflow"
+    server = start_tracking_server(home / "mlflow", port=free_port(), reuse=False, timeout=300)
+    yield home, server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_home(demo_mlflow, dbt_manifest) -> Iterator[Path]:
+    """The demo-sized home, built once for both notebooks and the UI test."""
+    from models.tracking import free_port
+
+    home, mlflow_server = demo_mlflow
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CLAIMFLOW_HOME", str(home))
         mp.setenv("DAGSTER_HOME", str(home / "dagster"))
@@ -163,9 +174,10 @@ def test_the_roi_report_shows_the_measured_yield_break_even_npv_and_a_tornado(de
 
 
 @pytest.mark.timeout(900)
-def test_the_model_exploration_runs_on_the_registry_and_compares_the_challenger(demo_home, mlflow_server, tmp_path):
+def test_the_model_exploration_runs_on_the_registry_and_compares_the_challenger(demo_home, demo_mlflow, tmp_path):
     from orchestration.commands.report import render
 
+    _, mlflow_server = demo_mlflow
     t0 = time.perf_counter()
     rendered = render("models", tmp_path / "models.html",
                       {"claimflow_home": str(demo_home), "tracking_uri": mlflow_server.url})
@@ -206,12 +218,51 @@ def _start_sensor(port: int, name: str) -> str:
     return answer["sensorState"]["status"]
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live descendant of `pid`, from /proc."""
+    out, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                if child not in out:
+                    out.add(child)
+                    todo.append(child)
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def up(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
 @pytest.mark.timeout(1200)
 def test_switching_on_the_inbox_sensor_under_claimflow_ui_gives_a_successful_run_and_sigterm_stops_it_all(
     demo_home, tmp_path
 ):
-    """Regression (issue 12, finding 6): after `make ui`, switching on `claims_inbox_sensor` launched a
-    `claims_flow` run that failed at `serving_deployment` (nothing had started Triton)."""
+    """Regressions (issue 12, finding 6): after `make ui`, switching on `claims_inbox_sensor` launched a
+    `claims_flow` run that failed at `serving_deployment` (nothing had started Triton); and SIGTERM to
+    `claimflow ui` left the MLflow server and the `dagster dev` webserver and code server running.
+
+    One start of the UI checks both (a second start cost CI ~80 s): it runs MLflow on the home's store itself
+    (no MLFLOW_TRACKING_URI), Triton on the champion, the workspace and `dagster dev`, all checked by PID."""
     import os
     import signal
     import subprocess
@@ -224,11 +275,11 @@ def test_switching_on_the_inbox_sensor_under_claimflow_ui_gives_a_successful_run
     from connectors.samples.inbox import claims_for_inbox, generate_inbox
     from connectors.samples.policies import build_policy_table
     from models.tracking import free_port
-    from tests.integration.test_process_cleanup import alive, descendants, up
 
-    dagster_port = free_port()
+    dagster_port, mlflow_port = free_port(), free_port()
     env = os.environ | {"CLAIMFLOW_METRICS_PORT": str(free_port()), "CLAIMFLOW_WEB_PORT": str(free_port()),
-                        "DAGSTER_HOME": str(demo_home / "dagster")}  # fmt: skip
+                        "CLAIMFLOW_MLFLOW_PORT": str(mlflow_port), "DAGSTER_HOME": str(demo_home / "dagster")}  # fmt: skip
+    env.pop("MLFLOW_TRACKING_URI", None)  # the UI starts (and must stop) an MLflow server of its own
     log_path = tmp_path / "ui.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "ui", "--port", str(dagster_port)],
@@ -241,6 +292,8 @@ def test_switching_on_the_inbox_sensor_under_claimflow_ui_gives_a_successful_run
             assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
             time.sleep(1)
         assert "Triton      claims_risk version" in log_path.read_text(), log_path.read_text()[-3000:]
+        assert f"MLflow UI   http://127.0.0.1:{mlflow_port}" in log_path.read_text(), log_path.read_text()[-3000:]
+        assert up(f"http://127.0.0.1:{mlflow_port}/health")
 
         # What a user does in the UI (Automation > claims_inbox_sensor > on): the webserver's own mutation.
         assert _start_sensor(dagster_port, "claims_inbox_sensor") == "RUNNING"
@@ -272,14 +325,17 @@ def test_switching_on_the_inbox_sensor_under_claimflow_ui_gives_a_successful_run
         instance.dispose()
         print(f"sensor run {done[0].run_id} succeeded after {time.monotonic() - t0:.0f} s")
 
+        assert up(f"http://127.0.0.1:{dagster_port}/server_info") and up(f"http://127.0.0.1:{mlflow_port}/health")
         started = descendants(proc.pid)
-        assert len(started) >= 4  # Triton, the workspace, dagster dev and its webserver / daemon / code server
-        proc.send_signal(signal.SIGTERM)
+        # MLflow, Triton, the workspace, dagster dev and its webserver / daemon / code server
+        assert len(started) >= 5
+        proc.send_signal(signal.SIGTERM)  # the process only, as systemd or `kill` would
         assert proc.wait(90) == 0
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(alive(p) for p in started):
             time.sleep(1)
         assert not [p for p in started if alive(p)]
+        assert not up(f"http://127.0.0.1:{mlflow_port}/health")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,4 +1,4 @@
-"""The workspace loads in Dagster's own tooling (`make ui` serving it: tests/integration/test_process_cleanup.py)."""
+"""The workspace loads in Dagster's own tooling (`make ui` serving it: tests/integration/test_notebooks.py)."""
 
 from __future__ import annotations
 
@@ -25,4 +25,4 @@ def test_dagster_validates_the_workspace(claimflow_home, dbt_manifest):
 
 
 # `claimflow ui` serving Dagster and MLflow, and stopping everything it started on SIGTERM, is one test:
-# tests/integration/test_process_cleanup.py (a second start of the UI here cost CI ~80 s for no new check).
+# the inbox-sensor test in tests/integration/test_notebooks.py (a second start of the UI cost CI ~80 s).

@@ -1,7 +1,7 @@
 """SIGTERM to a long-running command unwinds it: every process group it started is stopped, temp folders removed.
 
 The mechanism `claimflow serve` and `claimflow ui` use, checked by PID on a small stand-in
-(the real commands are covered by tests/integration/test_process_cleanup.py, marked slow).
+(`claimflow ui` itself is covered by the inbox-sensor test in tests/integration/test_notebooks.py, marked slow).
 """
 
 from __future__ import annotations
