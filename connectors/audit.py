@@ -235,6 +235,34 @@ class AuditLog:
         with self.engine.connect() as con:
             return set(con.execute(sa.select(value).where(audit_table.c.action == action)).scalars())
 
+    def entry_fields(self, action: str, field: str) -> list[tuple[int, str, str, Any]]:
+        """(seq, subject, at, `payload.get(field)`) of every entry of `action`, in seq order.
+
+        Like `logged_values`, the field is read by the database's JSON functions where it has them;
+        the rare entry whose value is not text or null (a number, a list) is parsed in Python, so
+        the value is exactly what `entries()` would give.
+        """
+        t = audit_table.c
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            value = sa.func.json_extract(t.payload, f"$.{field}")
+            kind = sa.func.json_type(t.payload, f"$.{field}")
+            plain = ("text", "null")
+        elif dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            value = sa.cast(t.payload, JSONB)[field].astext
+            kind = sa.func.jsonb_typeof(sa.cast(t.payload, JSONB)[field])
+            plain = ("string", "null")
+        else:
+            return [(e.seq, e.subject, e.at, e.payload.get(field)) for e in self.entries(action=action)]
+        odd = sa.case((sa.or_(kind.is_(None), kind.in_(plain)), sa.null()), else_=t.payload)
+        query = sa.select(t.seq, t.subject, t.at, value, odd).where(t.action == action).order_by(t.seq)
+        with self.engine.connect() as con:
+            rows = con.execute(query).all()
+        return [(seq, subject, at, json.loads(payload).get(field) if payload is not None else v)
+                for seq, subject, at, v, payload in rows]
+
     def audited_routes(self) -> dict[str, tuple[str, int]]:
         """claim -> (queue of its last audited state change, that entry's seq): what the claims table must show."""
         out: dict[str, tuple[str, int]] = {}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from assets.groups import MONITORING
 from assets.monitoring.telemetry import TelemetryResource
@@ -28,6 +29,7 @@ from connectors.schema import (
     STATUS_DRAFTS,
     TRIAGE_DECISIONS,
 )
+from connectors.system_of_record import effects_table
 from monitoring import telemetry as tel
 
 # Milestones in the warehouse: (step, SQL giving claim_number, event, ended_at, run_id, attributes).
@@ -56,28 +58,49 @@ _WAREHOUSE_MILESTONES = (
                   from {STATUS_DRAFTS}"""),
 )
 TRIAGE_STEP = "triage"  # the system of record's step name for routing effects
+_json_text = json.encoder.encode_basestring_ascii  # what json.dumps uses for a string (ensure_ascii)
+
+
+def _json(value) -> str:
+    """`json.dumps(value)`, a string without building an encoder (a dict per row cost seconds at 100k claims)."""
+    kind = type(value)
+    if kind is str:
+        return _json_text(value)
+    return int.__repr__(value) if kind is int else json.dumps(value)
+
+
+def _triage_effects(system_of_record: SystemOfRecordResource) -> pd.DataFrame:
+    """The routing effects' key, claim, model version and time, in order: only the columns the milestones use."""
+    e = effects_table.c
+    query = (sa.select(e.claim_number, e.idempotency_key, e.model_version, e.applied_at)
+             .where(e.step == TRIAGE_STEP).order_by(e.id))
+    with system_of_record.claims().engine.connect() as con:
+        rows = con.execute(query).all()
+    return pd.DataFrame(rows, columns=["claim_number", "idempotency_key", "model_version", "applied_at"])
 
 
 def _sor_milestones(system_of_record: SystemOfRecordResource) -> pd.DataFrame:
     """State changes in the system of record, and their audit entries."""
-    effects = pd.DataFrame(system_of_record.claims().effects(TRIAGE_STEP))
+    effects = _triage_effects(system_of_record)
     frames = []
     if not effects.empty:
         frames.append(pd.DataFrame({
             "claim_number": effects["claim_number"], "step": "sor_write", "event": effects["idempotency_key"],
             "ended_at": pd.to_datetime(effects["applied_at"]), "run_id": "",
-            "attributes": [json.dumps({"effect_key": k, "model_version": v})
+            "attributes": [f'{{"effect_key": {_json(k)}, "model_version": {_json(v)}}}'
                            for k, v in zip(effects["idempotency_key"], effects["model_version"])],
         }))
-    entries = system_of_record.audit().entries(action="triage.decision")
+    # The whole audit history is read, so only the four fields used, not an entry with its parsed payload each.
+    entries = system_of_record.audit().entry_fields("triage.decision", "effect_key")
     if entries:
+        seqs, subjects, ats, keys = (list(c) for c in zip(*entries))
+        at = pd.to_datetime([str(a) for a in ats])
         frames.append(pd.DataFrame({
-            "claim_number": [e.subject for e in entries], "step": "audit",
-            "event": [str(e.payload.get("effect_key") or e.seq) for e in entries],
-            "ended_at": pd.to_datetime([str(e.at) for e in entries]).tz_localize(None)
-            if pd.to_datetime([str(e.at) for e in entries]).tz is not None else pd.to_datetime([str(e.at) for e in entries]),
+            "claim_number": subjects, "step": "audit",
+            "event": [str(k or s) for k, s in zip(keys, seqs)],
+            "ended_at": at.tz_localize(None) if at.tz is not None else at,
             "run_id": "",
-            "attributes": [json.dumps({"seq": e.seq, "effect_key": e.payload.get("effect_key")}) for e in entries],
+            "attributes": [f'{{"seq": {_json(s)}, "effect_key": {_json(k)}}}' for s, k in zip(seqs, keys)],
         }))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -95,9 +118,9 @@ def new_spans(milestones: pd.DataFrame, known: set[str]) -> pd.DataFrame:
     given = pd.to_datetime(m["started_at"]) if "started_at" in m else pd.Series(pd.NaT, index=m.index)
     m["started_at"] = given.fillna(previous).fillna(m["ended_at"])
     m["started_at"] = m[["started_at", "ended_at"]].min(axis=1)
-    m["span_id"] = [tel.step_span_id(c, s, str(e)) for c, s, e in zip(m["claim_number"], m["step"], m["event"])]
+    m["span_id"] = tel.step_span_ids(m["claim_number"], m["step"], m["event"])
     m = m[~m["span_id"].isin(known)].drop_duplicates("span_id")
-    m["trace_id"] = [tel.claim_trace_id(c) for c in m["claim_number"]]
+    m["trace_id"] = tel.claim_trace_ids(m["claim_number"])
     m["status"] = "ok"
     m["run_id"] = m["run_id"].fillna("").astype(str)
     return m[CLAIM_STEPS.column_names].reset_index(drop=True)
