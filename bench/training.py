@@ -31,7 +31,9 @@ share meets 2% in the second run only because the load slowed the training; the 
 (100k) before and +75% / +14% and +28% / +22% after. A per-phase A/B at 30k (fit, evaluate,
 convert, parity timed apart, 4 pairs at load 5-7) showed phases swinging 0.1-4.6 s with no side
 consistently slower, so it may be the load, but it is not ruled out that the work now done during
-the conversion (example scoring, the uploads, 0.1 s more server CPU) slows the training.
+the conversion (example scoring, the uploads) slows the training. Process-CPU A/B at 30k, 4 pairs,
+this code and 694611c's: lineage minus alone +0.9 s (new) and -0.9 s (old), server 0.29-0.37 s
+in both, while the identical training alone varied 2.9-4.9 s: too noisy here to settle it.
 What changed: the files that do not depend on the graph (input example, serving example,
 conda.yaml, python_env.yaml, requirements.txt) and the card are written and sent during the
 conversion, the example scored off the training thread; the graph and MLmodel go out and the
