@@ -49,10 +49,11 @@ def mlflow_server(tmp_path_factory):
 
 # The longest files first, so two workers finish together instead of one running a long file alone at the
 # end (measured on CI's 2-core box; seconds per file with two workers). The rest keep their order.
+# pyproject passes --no-loadscope-reorder: without it xdist ignores this order and runs the files with most tests first.
 LONGEST_FIRST = (
     "integration/test_prod_flow.py",  # 242-443 at load 5-8 (the whole PROD flow on Postgres + S3, 500 mails)
-    "integration/test_model_lifecycle.py",  # ~270
-    "integration/test_notebooks.py",  # ~160
+    "integration/test_notebooks.py",  # ~160 + the `claimflow ui` sensor and SIGTERM test (~150-360 by load)
+    "integration/test_model_lifecycle.py",  # ~270 before its three unshifted-world tests shared one training
     "integration/test_chaos.py",  # ~130 estimated (230 s alone on a 2-core box at load average 8)
     "integration/test_claude_in_the_flow.py",  # ~125
     "integration/test_social_flow.py",  # ~110
