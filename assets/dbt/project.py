@@ -63,9 +63,25 @@ def dbt_executable() -> str:
     return os.fspath(beside_python) if beside_python.exists() else "dbt"
 
 
+class ClaimflowDbtCli(DbtCliResource):
+    """dagster-dbt's dbt resource without the dbt Core adapter it builds in the Dagster process.
+
+    Before starting the `dbt` subprocess, `DbtCliResource.cli()` builds a dbt adapter here, which
+    parses every dbt macro in this process, only so that `fetch_row_counts()` and
+    `fetch_column_metadata()` can query the built relations. Claimflow calls neither: the
+    materializations and asset checks come from dbt's own event stream. In bench/triage.py's
+    profile that adapter was 84% of the dbt step (about 18 of 22 s on the loaded box, every
+    claims run). dagster-dbt calls `_initialize_dbt_core_adapter` in `cli()` (0.29.x, tested in
+    tests/unit/test_dbt_run_target.py, so an upgrade that changes this fails there).
+    """
+
+    def _initialize_dbt_core_adapter(self, args):  # noqa: ARG002 - dagster-dbt's signature
+        return None
+
+
 def dbt_resource(target: str | None = None) -> DbtCliResource:
     """The `dbt` resource, on the project's profiles and `target` (default: the project's)."""
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable(), target=target or dbt_project.target)
+    return ClaimflowDbtCli(project_dir=dbt_project, dbt_executable=dbt_executable(), target=target or dbt_project.target)
 
 
 def dbt_args(command: str, *extra: str, warehouse: os.PathLike | str | None = None) -> list[str]:
