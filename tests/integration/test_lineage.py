@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -149,7 +150,12 @@ def test_a_version_registered_while_the_model_is_exported_has_its_metrics_and_al
     lineage.exported(converted)
     onnx_export.check_parity(model, converted, holdout.head(200))
     client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
-    (version,) = client.search_model_versions(f"name = '{name}'")
+    # The version is registered on a lineage thread: wait for it (a loaded box answers late), then check
+    # that it carries no alias before `finish`.
+    deadline = time.monotonic() + 60
+    while not (versions := client.search_model_versions(f"name = '{name}'")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (version,) = versions
     assert version.aliases == []  # not before every artifact is stored and the parity is checked
     record = lineage.finish(metrics=logged, onnx_bytes=converted)
 
