@@ -7,16 +7,24 @@ same run: `route_frame` (column masks, what `triage_decisions` runs) against the
 loop it replaced, interleaved, medians. Goals: >= 2,500 claims/s end to end, peak RSS <= 1.5 GiB. Setup (policy register, history, a trained and
 promoted champion, Triton) is not timed.
 
-Measured 2026-12-03 at 100k claims on the shared 2-core box (load average 5.8 in both runs, so about
-seven times slower than the 1,267 claims/s of a quiet day): before 180 claims/s, after 202 (1.12x);
-per step before -> after: system_of_record_updates 157 -> 113 s (1.39x: the chunk's inserts through
-the driver's executemany, fewer columns turned into dicts), audit_log 80 -> 61 s (1.31x), while
-claim_traces (84-114 s), dbt features (68-73 s), status_drafts (52-58 s) and triage_decisions
-(60-64 s, half of it `verify_policy` per claim in the profile, 60% of that its sender check) are unchanged.
-Peak RSS 2.4 GiB through the timed runs (goal 1.5 GiB: missed). The goal is out of reach from the
-triage write path alone: the steps outside it (traces, features, drafts, verification) take over
-half the wall. Next steps: verification over columns (sender plausibility per distinct sender and
-holder), claim_traces and drafts per distinct decision, and a memory profile of the triage run.
+Measured 2026-12-03 at 100k claims (100,158 known today), this code against 694611c (the start of
+the session) back to back on the quiet box (load 1.4 and 0.9): 843 -> 1,049 claims/s end to end
+(1.24x; triage job 102.3 -> 79.1 s, 1.29x), peak RSS 2,364 -> 1,770 MiB. Per step before -> after:
+claim_traces 31.8 -> 14.2 s (span times vectorised, audit milestones read by the database's JSON
+functions, completeness as a bit mask), triage_decisions 15.1 -> 11.1 s (records() by column,
+present() without pd.isna, parseaddr per sender), system_of_record_updates 18.7 -> 16.6 s,
+status_drafts 13.0 -> 11.9 s, audit_log 20.3 -> 21.2 s (unchanged, noise), dbt features 14.6 ->
+14.5 s. At 40k under load (3.3-5.7, interleaved base/head/head/base): 420 and 206 -> 576 and 529
+claims/s. Goals: 2,500 claims/s MISSED, 1.5 GiB MISSED. What limits it now (py-spy, per step): the
+audit log (JSON encoding of the payloads and one HMAC per entry, 52% in append_many; the full chain
+verified on every run, 11%), the system-of-record write (SQLite executemany and its JSON round trip
+of decision inputs and draft payloads), template drafting per claim (~110 us), and dbt (a fixed
+~14 s: the dbt subprocess; dagster-dbt's in-process adapter, 1.2-3.6 s of it, is no longer built).
+Next steps: verify the audit chain from the last anchored head instead of from genesis on each run
+(the CLI keeps the full walk), a faster canonical JSON for new audit entries (orjson is 6x faster
+but changes the stored text's separators and datetime form, so it needs a format version),
+drafts per distinct (language, queue, status) with the name and number filled in, and dbt in
+process through dbtRunner.
 """
 
 from __future__ import annotations
