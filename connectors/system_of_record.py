@@ -430,6 +430,18 @@ class ClaimsSystem:
         with self._ready().connect() as con:
             return [dict(r._mapping) for r in con.execute(query)]
 
+    def effects_frame(self, step: str) -> pd.DataFrame:
+        """`effects(step)` as a frame of what readers use (claim, key, model version, time), in order.
+
+        For readers of the whole history (the audit step, the claim traces): a dict per effect cost
+        seconds at 100k claims.
+        """
+        e = effects_table.c
+        columns = [e.claim_number, e.idempotency_key, e.model_version, e.applied_at]
+        with self._ready().connect() as con:
+            rows = con.execute(sa.select(*columns).where(e.step == step).order_by(e.id)).all()
+        return pd.DataFrame(rows, columns=[c.name for c in columns])
+
     def current_routes(self) -> dict[str, tuple[str, bool]]:
         """claim -> (queue standing, touched by a person): what a new decision is compared with."""
         c, r = claims_table.c, review_items_table.c

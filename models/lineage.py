@@ -13,6 +13,7 @@ import os
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,7 +247,7 @@ class CandidateLineage:
         if model is not None and self._staged is None:
             if example is None or model_card is None:
                 raise ValueError("evaluated(model=...) needs the example rows and the model card too")
-            self._staged = self._submit(self._stage, _scored_example, (model, example), model_card)
+            self._staged = self._submit(self._stage, lambda: _scored_example(model, example), model_card)
 
     def exported(self, onnx_bytes: bytes) -> None:
         """The model is converted, its parity not yet checked: store the graph and MLmodel while the check runs.
@@ -296,7 +297,7 @@ class CandidateLineage:
 
         self._metrics_logged = (dict(metrics), self._submit(send))
 
-    def _stage(self, example_of, example_args, model_card: str) -> _Staged:
+    def _stage(self, example_of: Callable[[], tuple[np.ndarray, np.ndarray]], model_card: str) -> _Staged:
         """Write the MLflow model without its graph and send every file of it but the graph and MLmodel."""
         import mlflow.onnx
         from mlflow.models import Model, infer_signature
@@ -304,7 +305,7 @@ class CandidateLineage:
             get_artifact_repository,
         )
 
-        encoded_example, example_scores = example_of(*example_args)
+        encoded_example, example_scores = example_of()  # (encoded rows, scores)
         prepared = self._prepared.result()
         local = Path(self._tmp.name) / "model"
         mlflow_model = Model(artifact_path=prepared.artifact_location, model_uuid=prepared.model_id,
@@ -403,7 +404,8 @@ class CandidateLineage:
             if self._staged is None:
                 if encoded_example is None or example_scores is None or model_card is None:
                     raise ValueError("finish needs the example, its scores and the card unless evaluated had them")
-                self._staged = self._submit(self._stage, _given_example, (encoded_example, example_scores), model_card)
+                given = (encoded_example, example_scores)
+                self._staged = self._submit(self._stage, lambda: given, model_card)
             self.exported(onnx_bytes)
             try:
                 for job in [self._staged, self._stored, self._metrics_logged[1]]:
@@ -456,10 +458,6 @@ def _scored_example(model, example: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     # Five rows on the OpenMP threads of a busy node waited 0.7-2 s for their wake-ups; one thread, same scores.
     with threadpool_limits(limits=1, user_api="openmp"):
         return risk.encode_features(example), risk.predict_proba(model, example)
-
-
-def _given_example(encoded_example: np.ndarray, example_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return encoded_example, example_scores
 
 
 def _placeholder_graph():

@@ -317,7 +317,8 @@ def audit_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     audit = system_of_record.audit()
     system = system_of_record.claims()
     logged = audit.logged_values("triage.decision", "effect_key")
-    changes = [e for e in system.effects(TRIAGE_STEP) if e["idempotency_key"] not in logged]
+    effects = system.effects_frame(TRIAGE_STEP)
+    changes = records(effects[~effects["idempotency_key"].isin(logged)])
     decisions = warehouse.get().read(
         f"""select claim_number, model_version, input_hash, risk_score, policy_verdict, rule, queue, inputs,
                    decided_at, run_id

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
 from assets.groups import MONITORING
 from assets.monitoring.telemetry import TelemetryResource
@@ -29,7 +28,6 @@ from connectors.schema import (
     STATUS_DRAFTS,
     TRIAGE_DECISIONS,
 )
-from connectors.system_of_record import effects_table
 from monitoring import telemetry as tel
 
 # Milestones in the warehouse: (step, SQL giving claim_number, event, ended_at, run_id, attributes).
@@ -69,19 +67,9 @@ def _json(value) -> str:
     return int.__repr__(value) if kind is int else json.dumps(value)
 
 
-def _triage_effects(system_of_record: SystemOfRecordResource) -> pd.DataFrame:
-    """The routing effects' key, claim, model version and time, in order: only the columns the milestones use."""
-    e = effects_table.c
-    query = (sa.select(e.claim_number, e.idempotency_key, e.model_version, e.applied_at)
-             .where(e.step == TRIAGE_STEP).order_by(e.id))
-    with system_of_record.claims().engine.connect() as con:
-        rows = con.execute(query).all()
-    return pd.DataFrame(rows, columns=["claim_number", "idempotency_key", "model_version", "applied_at"])
-
-
 def _sor_milestones(system_of_record: SystemOfRecordResource) -> pd.DataFrame:
     """State changes in the system of record, and their audit entries."""
-    effects = _triage_effects(system_of_record)
+    effects = system_of_record.claims().effects_frame(TRIAGE_STEP)
     frames = []
     if not effects.empty:
         frames.append(pd.DataFrame({

@@ -465,8 +465,6 @@ def land_parsed_claims(warehouse_path, policies: pd.DataFrame, recent: pd.DataFr
     reported day from the holder's own address (without a sender every claim fails the sender
     check and waits for a person), with its receipt. Returns the number of claims landed.
     """
-    import duckdb
-
     from connectors.schema import EMAIL_RECEIPTS, PARSED_CLAIMS
     from connectors.warehouse import Warehouse
 
@@ -484,10 +482,9 @@ def land_parsed_claims(warehouse_path, policies: pd.DataFrame, recent: pd.DataFr
     })  # fmt: skip
     receipts = pd.DataFrame({"inbox_key": frame["claim_number"], "content_hash": frame["claim_number"], "size": 0,
                              "delivered_at": received, "ingested_at": received, "duplicate": False, "run_id": run_id})
-    Warehouse(warehouse_path).ensure_schema()
-    with duckdb.connect(str(warehouse_path)) as con:
-        con.register("claims_frame", frame)
-        con.execute(f"insert into {PARSED_CLAIMS} by name select * from claims_frame")
-        con.register("receipts_frame", receipts)
-        con.execute(f"insert into {EMAIL_RECEIPTS} by name select * from receipts_frame")
+    wh = Warehouse(warehouse_path)
+    wh.ensure_schema()
+    with wh.transaction() as con:
+        wh.append(con, PARSED_CLAIMS, frame)
+        wh.append(con, EMAIL_RECEIPTS, receipts)
     return len(frame)

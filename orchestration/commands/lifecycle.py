@@ -47,3 +47,20 @@ def stop_group(proc: subprocess.Popen | None, timeout: float = 20) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
+
+
+def tracking_server(stack: contextlib.ExitStack):
+    """The MLflow a long-running command uses: `MLFLOW_TRACKING_URI` when set (a service of its own, never
+    started or stopped here; it must answer /health), else a server on this home's store, which `stack` stops."""
+    from assets.project import mlflow_dir
+    from models.tracking import TrackingServer, is_healthy, start_tracking_server
+    from orchestration.commands import CliError
+    from orchestration.settings import settings
+
+    external = (os.environ.get("MLFLOW_TRACKING_URI") or "").strip()
+    if not external:
+        return stack.enter_context(start_tracking_server(mlflow_dir(), port=settings().mlflow_port))
+    if not is_healthy(external, timeout=5):
+        raise CliError(f"MLFLOW_TRACKING_URI={external} does not answer /health; start it or unset "
+                       "MLFLOW_TRACKING_URI to run MLflow on this home's store")  # fmt: skip
+    return TrackingServer(external, None, mlflow_dir() / "server.log")

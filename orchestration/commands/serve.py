@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 
 from orchestration.commands import CliError
-from orchestration.commands.lifecycle import stop_on_signals
+from orchestration.commands.lifecycle import stop_on_signals, tracking_server
 
 
 def cmd_serve(args) -> int:
-    from assets.project import mlflow_dir
     from models.serving.server import TritonError
-    from models.tracking import is_healthy, start_tracking_server
     from orchestration.runner import prepare_dagster_home, start_serving
-    from orchestration.settings import SettingsError, settings
+    from orchestration.settings import SettingsError
 
     prepare_dagster_home()
-    port = settings().mlflow_port
-    external = (os.environ.get("MLFLOW_TRACKING_URI") or "").strip()
     # Every server below is a context manager: SIGTERM unwinds them all (processes, temp folders).
     with stop_on_signals(), contextlib.ExitStack() as stack:
-        if external:
-            # An MLflow service of its own (a server deployment, PROD): used, never started or stopped here.
-            if not is_healthy(external, timeout=5):
-                raise CliError(f"MLFLOW_TRACKING_URI={external} does not answer /health; start it or unset "
-                               "MLFLOW_TRACKING_URI to run MLflow on this home's store")
-            url = external
-        else:
-            url = stack.enter_context(start_tracking_server(mlflow_dir(), port=port)).url
+        url = tracking_server(stack).url
         try:
             triton, champion = start_serving(url)
         except (RuntimeError, TritonError, SettingsError) as err:

@@ -13,7 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.commands.lifecycle import stop_group, stop_on_signals
+from orchestration.commands.lifecycle import (
+    stop_group,
+    stop_on_signals,
+    tracking_server,
+)
 
 
 def _start_triton(mlflow_url: str):
@@ -31,26 +35,14 @@ def _start_triton(mlflow_url: str):
 
 
 def cmd_ui(args) -> int:
-    from assets.project import PROJECT_ROOT, mlflow_dir
-    from models.tracking import TrackingServer, is_healthy, start_tracking_server
-    from orchestration.commands import CliError
+    from assets.project import PROJECT_ROOT
     from orchestration.runner import prepare_dagster_home
-    from orchestration.settings import settings
 
     home = prepare_dagster_home()
-    port = settings().mlflow_port
-    external = (os.environ.get("MLFLOW_TRACKING_URI") or "").strip()
     web = dagster = None
     with stop_on_signals(), contextlib.ExitStack() as stack:
         try:
-            if external:
-                # An MLflow service of its own (a server deployment, PROD): used, never started or stopped here.
-                if not is_healthy(external, timeout=5):
-                    raise CliError(f"MLFLOW_TRACKING_URI={external} does not answer /health; start it or unset "
-                                   "MLFLOW_TRACKING_URI to run MLflow on this home's store")  # fmt: skip
-                mlflow = TrackingServer(external, None, mlflow_dir() / "server.log")
-            else:
-                mlflow = stack.enter_context(start_tracking_server(mlflow_dir(), port=port))
+            mlflow = tracking_server(stack)
             print(f"MLflow UI   {mlflow.url}  (registry: {mlflow.url}/#/models/claims_risk)")
             triton, champion = (None, None) if args.no_triton else _start_triton(mlflow.url)
             if triton is not None:
